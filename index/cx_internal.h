@@ -1,0 +1,71 @@
+/* cx_internal.h — internals shared between libcardex's files (cx__ prefix). */
+#ifndef CX_INTERNAL_H
+#define CX_INTERNAL_H
+
+#include "cardex.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+/* A growable NUL-terminated byte buffer. init/destroy; detach hands the bytes over. */
+typedef struct cx__buf {
+  char *p;
+  size_t n, cap;
+} cx__buf;
+
+void cx__buf_init(cx__buf *b);
+void cx__buf_destroy(cx__buf *b);
+void cx__buf_add(cx__buf *b, const char *s, size_t n);
+void cx__buf_puts(cx__buf *b, const char *s);
+void cx__buf_putc(cx__buf *b, char c);
+void cx__buf_printf(cx__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cx__buf_vprintf(cx__buf *b, const char *fmt, va_list ap);
+char *cx__buf_detach(cx__buf *b); /* caller frees; b is left empty */
+
+void cx__strv_push(cx_strv *v, const char *s);  /* copies s */
+void cx__strv_free(cx_strv *v);
+int cx__strv_contains(const cx_strv *v, const char *s);
+
+/* Monotonic clock in microseconds. */
+int64_t cx__now_us(void);
+
+/* The index schema. One SQLite file; written once by the builder, then
+ * read-only. The FTS5 table `fts` has one row per card (rowid = cards.rowid)
+ * and four columns weighted separately by the query engine:
+ *   question — the card's query and display title
+ *   tags     — id, packs, capability tags, primary/overlap clause ids and
+ *              their normalised identifier forms (see ident.c)
+ *   answer   — plain text of every body section except Sources
+ *   sources  — source titles, ids and locators, and the Sources section. */
+#define CX__SCHEMA_SQL                                                        \
+  "PRAGMA page_size=4096;"                                                    \
+  "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"        \
+  "CREATE TABLE files(path TEXT PRIMARY KEY, hash TEXT NOT NULL,"             \
+  "  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, card INTEGER);"        \
+  "CREATE TABLE cards(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"    \
+  "  number INTEGER, path TEXT NOT NULL, hash TEXT NOT NULL,"                 \
+  "  query TEXT NOT NULL, title TEXT, output_mode TEXT,"                      \
+  "  graph_required INTEGER, notes TEXT, body TEXT NOT NULL,"                 \
+  "  json TEXT NOT NULL);"                                                    \
+  "CREATE TABLE packs(card INTEGER NOT NULL, pack TEXT NOT NULL);"            \
+  "CREATE INDEX packs_pack ON packs(pack);"                                   \
+  "CREATE TABLE tags(card INTEGER NOT NULL, tag TEXT NOT NULL);"              \
+  "CREATE INDEX tags_tag ON tags(tag);"                                       \
+  "CREATE TABLE clause_ids(card INTEGER NOT NULL, kind TEXT NOT NULL,"        \
+  "  clause TEXT NOT NULL);"                                                  \
+  "CREATE INDEX clause_ids_clause ON clause_ids(clause);"                     \
+  "CREATE TABLE sources(card INTEGER NOT NULL, ord INTEGER NOT NULL,"         \
+  "  title TEXT, sid TEXT, locator TEXT);"                                    \
+  "CREATE TABLE actions(card INTEGER NOT NULL, ord INTEGER NOT NULL,"         \
+  "  type TEXT, target TEXT, label TEXT);"                                    \
+  "CREATE TABLE links(card INTEGER NOT NULL, ord INTEGER NOT NULL,"           \
+  "  target TEXT NOT NULL);"                                                  \
+  "CREATE INDEX links_target ON links(target);"                               \
+  "CREATE TABLE sections(card INTEGER NOT NULL, ord INTEGER NOT NULL,"        \
+  "  name TEXT NOT NULL, markdown TEXT NOT NULL, text TEXT NOT NULL);"        \
+  "CREATE TABLE synonyms(grp INTEGER NOT NULL, term TEXT NOT NULL);"          \
+  "CREATE INDEX synonyms_term ON synonyms(term);"                             \
+  "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"      \
+  "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');"         \
+  "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"
+
+#endif
