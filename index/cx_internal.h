@@ -68,4 +68,23 @@ int64_t cx__now_us(void);
   "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');"         \
   "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"
 
+/* The four column texts of a card's FTS5 row (fts_doc.c). The builder
+ * inserts them; the query engine's identifier handling must agree with
+ * cx__ident_tokens. init/destroy. */
+typedef struct cx__fts_doc {
+  cx__buf question, tags, answer, sources;
+} cx__fts_doc;
+void cx__fts_doc_build(const cx_card *card, cx__fts_doc *doc);
+void cx__fts_doc_destroy(cx__fts_doc *doc);
+
+/* Appends, space-separated, the compact tokens that make an identifier such
+ * as "ISO27001:2022/A.5.15", "Q077" or "GDPR/Art.35" findable by what a
+ * person types: the clause part "A.5.15" becomes "cax5x15" (a 'c', then
+ * alphanumeric runs lowercased and joined by 'x'), and the pack-qualified
+ * form "iso27001cax5x15". Card ids also get their unpadded number ("q77").
+ * The query engine produces the same tokens from "annex a 5.15". */
+void cx__ident_tokens(const char *ident, cx__buf *out);
+/* The compact clause token of one clause path ("6.1.2" -> "c6x1x2"). */
+void cx__clause_token(const char *clause, size_t len, cx__buf *out);
+
 #endif
