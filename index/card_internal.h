@@ -1,0 +1,34 @@
+/* card_internal.h — what the card parser's files (card.c, card_yaml.c, card_body.c) share. */
+#ifndef CX_CARD_INTERNAL_H
+#define CX_CARD_INTERNAL_H
+
+#include "cx_internal.h"
+
+/* The state of one cx_card_parse call: where diagnostics go and how many
+ * errors were found so far (warnings do not make a card fail). */
+typedef struct cx__cardctx {
+  const char *path;
+  cx_diags *diags;
+  size_t nerrors;
+  int max_alias_expansions; /* resolved: never 0 */
+} cx__cardctx;
+
+void cx__card_error(cx__cardctx *c, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void cx__card_warn(cx__cardctx *c, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Parses the YAML header (len bytes, valid UTF-8 without NUL) into card's
+ * header fields. line0 is the number of file lines before the header, so
+ * that diagnostics carry file line numbers. Every problem goes to c. */
+void cx__card_header(cx__cardctx *c, const char *yaml, size_t len, int line0,
+                     cx_card *card);
+
+/* Parses the Markdown body into card->body, title, number, sections and links. */
+void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0,
+                   cx_card *card);
+
+/* Copies s[0..n) without its leading and trailing ASCII whitespace. Caller frees. */
+char *cx__strtrim(const char *s, size_t n);
+
+#endif
