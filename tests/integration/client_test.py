@@ -18,10 +18,10 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cxdaemon import Daemon  # noqa: E402
+
 CARDEX = os.environ.get("CARDEX", "build/client/cardex")
-CARDEXD = os.environ.get("CARDEXD", "build/daemon/cardexd")
-INDEX_TOOL = os.environ.get("CARDEX_INDEX_TOOL", "build/index/cardex-index")
-SRC = os.environ.get("CX_SOURCE_DIR", os.getcwd())
 
 
 def run(args, sock, env=None, timeout=20):
@@ -32,30 +32,6 @@ def run(args, sock, env=None, timeout=20):
         e.update(env)
     return subprocess.run([CARDEX, "--socket", sock] + args, capture_output=True, text=True,
                           env=e, timeout=timeout)
-
-
-class Daemon:
-    def __init__(self, tmp):
-        self.sock = os.path.join(tmp, "cardex.sock")
-        self.index = os.path.join(tmp, "index.db")
-        subprocess.run([INDEX_TOOL, "build", os.path.join(SRC, "seeds"), "-o", self.index],
-                       check=True, capture_output=True)
-        self.proc = subprocess.Popen([CARDEXD, "--index", self.index, "--socket", self.sock,
-                                      "--log-level", "warn"], stderr=subprocess.PIPE)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(self.sock)
-                s.close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("cardexd did not start")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=20)
 
 
 class MisbehavingServer(threading.Thread):
