@@ -64,6 +64,18 @@ int64_t cx__now_us(void);
   "  name TEXT NOT NULL, markdown TEXT NOT NULL, text TEXT NOT NULL);"        \
   "CREATE TABLE synonyms(grp INTEGER NOT NULL, term TEXT NOT NULL);"          \
   "CREATE INDEX synonyms_term ON synonyms(term);"                             \
+  /* Builder: a card's rows by card (incremental copy, cx_get), and the      \
+   * parser's warnings of each card, re-reported when the card is reused. */ \
+  "CREATE INDEX packs_card ON packs(card);"                                   \
+  "CREATE INDEX tags_card ON tags(card);"                                     \
+  "CREATE INDEX clause_ids_card ON clause_ids(card);"                         \
+  "CREATE INDEX sources_card ON sources(card, ord);"                          \
+  "CREATE INDEX actions_card ON actions(card, ord);"                          \
+  "CREATE INDEX links_card ON links(card, ord);"                              \
+  "CREATE INDEX sections_card ON sections(card, ord);"                        \
+  "CREATE TABLE card_warnings(card INTEGER NOT NULL, ord INTEGER NOT NULL,"   \
+  "  line INTEGER NOT NULL, col INTEGER NOT NULL, message TEXT NOT NULL);"    \
+  "CREATE INDEX card_warnings_card ON card_warnings(card, ord);"              \
   "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"      \
   "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');"         \
   "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"

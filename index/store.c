@@ -1,0 +1,557 @@
+/* store.c — the index builder's SQLite writer: temp file, bulk inserts, reuse, atomic swap. */
+#include "cx_build.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+  /* inserting a parsed card */
+  S_FILE, S_CARD, S_PACK, S_TAG, S_CLAUSE, S_SOURCE, S_ACTION, S_LINK, S_SECTION, S_FTS,
+  S_WARNING, S_META, S_SYNONYM,
+  /* copying an unchanged card from the old index: ?1 new rowid, ?2 old rowid */
+  C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_FTS,
+  C_WARNING, C_WARNINGS_OF,
+  S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+  [S_FILE] = "INSERT INTO files(path, hash, size, mtime_ns, card) VALUES(?,?,?,?,?)",
+  [S_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
+             " graph_required, notes, body, json) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+  [S_PACK] = "INSERT INTO packs(card, pack) VALUES(?,?)",
+  [S_TAG] = "INSERT INTO tags(card, tag) VALUES(?,?)",
+  [S_CLAUSE] = "INSERT INTO clause_ids(card, kind, clause) VALUES(?,?,?)",
+  [S_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) VALUES(?,?,?,?,?)",
+  [S_ACTION] = "INSERT INTO actions(card, ord, type, target, label) VALUES(?,?,?,?,?)",
+  [S_LINK] = "INSERT INTO links(card, ord, target) VALUES(?,?,?)",
+  [S_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) VALUES(?,?,?,?,?)",
+  [S_FTS] = "INSERT INTO fts(rowid, question, tags, answer, sources) VALUES(?,?,?,?,?)",
+  [S_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) VALUES(?,?,?,?,?)",
+  [S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",
+  [S_SYNONYM] = "INSERT INTO synonyms(grp, term) VALUES(?,?)",
+  [C_ID] = "SELECT id FROM old.cards WHERE rowid = ?1",
+  [C_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
+             " graph_required, notes, body, json) SELECT ?1, id, number, path, hash, query,"
+             " title, output_mode, graph_required, notes, body, json"
+             " FROM old.cards WHERE rowid = ?2",
+  [C_PACK] = "INSERT INTO packs(card, pack) SELECT ?1, pack FROM old.packs"
+             " WHERE card = ?2 ORDER BY rowid",
+  [C_TAG] = "INSERT INTO tags(card, tag) SELECT ?1, tag FROM old.tags"
+            " WHERE card = ?2 ORDER BY rowid",
+  [C_CLAUSE] = "INSERT INTO clause_ids(card, kind, clause) SELECT ?1, kind, clause"
+               " FROM old.clause_ids WHERE card = ?2 ORDER BY rowid",
+  [C_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) SELECT ?1, ord, title,"
+               " sid, locator FROM old.sources WHERE card = ?2 ORDER BY rowid",
+  [C_ACTION] = "INSERT INTO actions(card, ord, type, target, label) SELECT ?1, ord, type,"
+               " target, label FROM old.actions WHERE card = ?2 ORDER BY rowid",
+  [C_LINK] = "INSERT INTO links(card, ord, target) SELECT ?1, ord, target FROM old.links"
+             " WHERE card = ?2 ORDER BY rowid",
+  [C_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) SELECT ?1, ord, name,"
+                " markdown, text FROM old.sections WHERE card = ?2 ORDER BY rowid",
+  [C_FTS] = "INSERT INTO fts(rowid, question, tags, answer, sources) SELECT ?1, question,"
+            " tags, answer, sources FROM old.fts WHERE rowid = ?2",
+  [C_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) SELECT ?1, ord,"
+                " line, col, message FROM old.card_warnings WHERE card = ?2 ORDER BY rowid",
+  [C_WARNINGS_OF] = "SELECT line, col, message FROM old.card_warnings WHERE card = ?1"
+                    " ORDER BY ord",
+};
+
+struct cx__store {
+  sqlite3 *db;
+  char *out_path, *tmp_path;
+  int attached;
+  int64_t ncards;
+  sqlite3_stmt *stmt[S_COUNT];
+};
+
+void cx__utc_now(char out[32]) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int db_error(cx__store *st, cx_err *err, const char *doing) {
+  return cx_err_set(err, CX_ESQLITE, NULL, "%s: %s: %s", st->tmp_path, doing,
+                    sqlite3_errmsg(st->db));
+}
+
+/* "file:" URI of a path, so that ATTACH can open it read-only. */
+static char *path_uri(const char *path, const char *query) {
+  cx__buf b;
+  cx__buf_init(&b);
+  cx__buf_puts(&b, path[0] == '/' ? "file://" : "file:");
+  for (const char *p = path; *p; p++) {
+    if (*p == '%' || *p == '?' || *p == '#') cx__buf_printf(&b, "%%%02X", (unsigned char)*p);
+    else cx__buf_putc(&b, *p);
+  }
+  if (query) {
+    cx__buf_putc(&b, '?');
+    cx__buf_puts(&b, query);
+  }
+  return cx__buf_detach(&b);
+}
+
+/* Splits out_path into its directory ("." when none) and base name. */
+static void split_path(const char *path, char **dir, const char **base) {
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) {
+    *dir = cx_xstrdup(".");
+    *base = path;
+  } else {
+    *dir = slash == path ? cx_xstrdup("/") : cx_xstrndup(path, (size_t)(slash - path));
+    *base = slash + 1;
+  }
+}
+
+/* Removes "<base>.tmp-<pid>[-journal]" files whose build process no longer
+ * exists: a build killed with -9 leaves its temp file behind, and only a later
+ * build can notice. A live pid's file is left alone, even if that pid was
+ * reused by an unrelated process: cleaning it later is harmless. */
+static void remove_stale_temps(const char *out_path) {
+  char *dir;
+  const char *base;
+  split_path(out_path, &dir, &base);
+  size_t blen = strlen(base);
+  DIR *d = opendir(dir);
+  if (d == NULL) {
+    free(dir);
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *n = e->d_name;
+    if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp-", 5) != 0) continue;
+    const char *p = n + blen + 5;
+    char *end;
+    errno = 0;
+    long pid = strtol(p, &end, 10);
+    if (end == p || errno != 0 || pid <= 0) continue;
+    if (*end != '\0' && strcmp(end, "-journal") != 0) continue;
+    if ((pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    cx__buf full;
+    cx__buf_init(&full);
+    cx__buf_printf(&full, "%s/%s", dir, n);
+    unlink(full.p);
+    cx__buf_destroy(&full);
+  }
+  closedir(d);
+  free(dir);
+}
+
+int cx__store_open(const char *out_path, const char *old_path, cx__store **out, cx_err *err) {
+  *out = NULL;
+  remove_stale_temps(out_path);
+  cx__store *st = cx_xcalloc(1, sizeof *st);
+  st->out_path = cx_xstrdup(out_path);
+  cx__buf tmp;
+  cx__buf_init(&tmp);
+  cx__buf_printf(&tmp, "%s.tmp-%ld", out_path, (long)getpid());
+  st->tmp_path = cx__buf_detach(&tmp);
+  /* Left over by an earlier failed build of this same process (a daemon). */
+  unlink(st->tmp_path);
+
+  char *uri = path_uri(st->tmp_path, NULL);
+  int rc = sqlite3_open_v2(uri, &st->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
+                               SQLITE_OPEN_NOMUTEX, NULL);
+  free(uri);
+  if (rc != SQLITE_OK) {
+    int code = cx_err_set(err, CX_EIO, NULL, "%s: cannot create the index: %s (is the "
+                          "directory writable?)", st->tmp_path,
+                          st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+    cx__store_abort(st);
+    return code;
+  }
+  /* The temp file is private until the rename: no journal, no syncs (the
+   * file is fsynced once before the rename), a big page cache, one
+   * transaction. A crash leaves garbage only in the temp file. */
+  char *msg = NULL;
+  if (sqlite3_exec(st->db,
+                   "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                   "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY;"
+                   "PRAGMA cache_size=-131072;",
+                   NULL, NULL, &msg) != SQLITE_OK ||
+      sqlite3_exec(st->db, CX__SCHEMA_SQL, NULL, NULL, &msg) != SQLITE_OK) {
+    int code = cx_err_set(err, CX_ESQLITE, NULL, "%s: cannot create the schema: %s",
+                          st->tmp_path, msg ? msg : sqlite3_errmsg(st->db));
+    sqlite3_free(msg);
+    cx__store_abort(st);
+    return code;
+  }
+  if (old_path) {
+    char *ouri = path_uri(old_path, "mode=ro");
+    sqlite3_stmt *a = NULL;
+    rc = sqlite3_prepare_v2(st->db, "ATTACH DATABASE ? AS old", -1, &a, NULL);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(a, 1, ouri, -1, SQLITE_STATIC);
+      rc = sqlite3_step(a);
+    }
+    sqlite3_finalize(a);
+    free(ouri);
+    /* An unreadable old index is not an error: the build is simply full. */
+    st->attached = rc == SQLITE_DONE;
+  }
+  if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    int code = db_error(st, err, "begin");
+    cx__store_abort(st);
+    return code;
+  }
+  for (int i = 0; i < S_COUNT; i++) {
+    if (i >= C_ID && !st->attached) continue;
+    if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                           NULL) != SQLITE_OK) {
+      if (i >= C_ID) {
+        /* The old file is SQLite but not of our shape: do not reuse it. */
+        for (int j = C_ID; j < i; j++) {
+          sqlite3_finalize(st->stmt[j]);
+          st->stmt[j] = NULL;
+        }
+        st->attached = 0;
+        break;
+      }
+      int code = db_error(st, err, "prepare");
+      cx__store_abort(st);
+      return code;
+    }
+  }
+  *out = st;
+  return 0;
+}
+
+int cx__store_load_old(cx__store *st, const char *fingerprint, cx__strmap *old, cx_err *err) {
+  if (!st->attached) return 0;
+  sqlite3_stmt *q = NULL;
+  int ok = 0;
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT (SELECT value FROM old.meta WHERE key='schema_version'),"
+                         " (SELECT value FROM old.meta WHERE key='builder_fingerprint')",
+                         -1, &q, NULL) == SQLITE_OK &&
+      sqlite3_step(q) == SQLITE_ROW) {
+    char want[16];
+    snprintf(want, sizeof want, "%d", CX_SCHEMA_VERSION);
+    const char *v = (const char *)sqlite3_column_text(q, 0);
+    const char *f = (const char *)sqlite3_column_text(q, 1);
+    ok = v && f && strcmp(v, want) == 0 && strcmp(f, fingerprint) == 0;
+  }
+  sqlite3_finalize(q);
+  if (!ok) return 0;
+  if (sqlite3_prepare_v2(st->db, "SELECT path, hash, size, card FROM old.files"
+                         " WHERE card IS NOT NULL", -1, &q, NULL) != SQLITE_OK)
+    return 0;
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    const char *path = (const char *)sqlite3_column_text(q, 0);
+    const char *hash = (const char *)sqlite3_column_text(q, 1);
+    if (path == NULL || hash == NULL || strlen(hash) != 16) continue;
+    cx__old_file *of = cx_xcalloc(1, sizeof *of);
+    memcpy(of->hash, hash, 17);
+    of->size = sqlite3_column_int64(q, 2);
+    of->card = sqlite3_column_int64(q, 3);
+    free(cx__strmap_put(old, path, of));
+  }
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) {
+    /* Half-read: reusing part of a damaged index is not worth the doubt. */
+    cx__strmap_destroy(old, free);
+    cx__strmap_init(old);
+  }
+  (void)err;
+  return 0;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v) {
+  if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(s, i);
+}
+
+/* Steps an INSERT to completion and resets it. */
+static int run(cx__store *st, int which, cx_err *err) {
+  sqlite3_stmt *s = st->stmt[which];
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    /* sqlite3_reset keeps the error message of the failed step. */
+    return cx_err_set(err, rc == SQLITE_FULL ? CX_EIO : CX_ESQLITE, NULL,
+                      "%s: %s (statement %d)%s", st->tmp_path, sqlite3_errmsg(st->db), which,
+                      rc == SQLITE_FULL ? "; free some disk space and build again" : "");
+  }
+  return 0;
+}
+
+static int insert_file(cx__store *st, const cx__item *it, int64_t card, cx_err *err) {
+  sqlite3_stmt *s = st->stmt[S_FILE];
+  bind_text(s, 1, it->file->path);
+  bind_text(s, 2, it->hash);
+  sqlite3_bind_int64(s, 3, it->size);
+  sqlite3_bind_int64(s, 4, it->file->mtime_ns);
+  if (card > 0) sqlite3_bind_int64(s, 5, card);
+  else sqlite3_bind_null(s, 5);
+  return run(st, S_FILE, err);
+}
+
+int cx__store_file(cx__store *st, const cx__item *it, cx_err *err) {
+  return insert_file(st, it, 0, err);
+}
+
+static int insert_strv(cx__store *st, int which, int64_t card, const char *kind,
+                       const cx_strv *v, cx_err *err) {
+  sqlite3_stmt *s = st->stmt[which];
+  for (size_t i = 0; i < v->n; i++) {
+    sqlite3_bind_int64(s, 1, card);
+    if (kind) {
+      bind_text(s, 2, kind);
+      bind_text(s, 3, v->v[i]);
+    } else {
+      bind_text(s, 2, v->v[i]);
+    }
+    int rc = run(st, which, err);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int cx__store_card(cx__store *st, const cx__item *it, cx_err *err) {
+  const cx_card *c = it->card;
+  int64_t row = st->ncards + 1;
+  int rc = insert_file(st, it, row, err);
+  if (rc) return rc;
+
+  sqlite3_stmt *s = st->stmt[S_CARD];
+  sqlite3_bind_int64(s, 1, row);
+  bind_text(s, 2, c->id);
+  if (c->number >= 0) sqlite3_bind_int(s, 3, c->number);
+  else sqlite3_bind_null(s, 3);
+  bind_text(s, 4, it->file->path);
+  bind_text(s, 5, it->hash);
+  bind_text(s, 6, c->query);
+  bind_text(s, 7, c->title);
+  bind_text(s, 8, c->output_mode);
+  if (c->graph_required >= 0) sqlite3_bind_int(s, 9, c->graph_required);
+  else sqlite3_bind_null(s, 9);
+  bind_text(s, 10, c->notes);
+  bind_text(s, 11, c->body ? c->body : "");
+  bind_text(s, 12, it->json);
+  if ((rc = run(st, S_CARD, err))) return rc;
+
+  if ((rc = insert_strv(st, S_PACK, row, NULL, &c->packs, err)) ||
+      (rc = insert_strv(st, S_TAG, row, NULL, &c->capability_tags, err)) ||
+      (rc = insert_strv(st, S_CLAUSE, row, "primary", &c->primary_ids, err)) ||
+      (rc = insert_strv(st, S_CLAUSE, row, "overlap", &c->overlap_ids, err)))
+    return rc;
+
+  s = st->stmt[S_SOURCE];
+  for (size_t i = 0; i < c->nsources; i++) {
+    sqlite3_bind_int64(s, 1, row);
+    sqlite3_bind_int64(s, 2, (int64_t)i);
+    bind_text(s, 3, c->sources[i].title);
+    bind_text(s, 4, c->sources[i].id);
+    bind_text(s, 5, c->sources[i].locator);
+    if ((rc = run(st, S_SOURCE, err))) return rc;
+  }
+  s = st->stmt[S_ACTION];
+  for (size_t i = 0; i < c->nactions; i++) {
+    sqlite3_bind_int64(s, 1, row);
+    sqlite3_bind_int64(s, 2, (int64_t)i);
+    bind_text(s, 3, c->actions[i].type);
+    bind_text(s, 4, c->actions[i].target);
+    bind_text(s, 5, c->actions[i].label);
+    if ((rc = run(st, S_ACTION, err))) return rc;
+  }
+  s = st->stmt[S_LINK];
+  for (size_t i = 0; i < c->links.n; i++) {
+    sqlite3_bind_int64(s, 1, row);
+    sqlite3_bind_int64(s, 2, (int64_t)i);
+    bind_text(s, 3, c->links.v[i]);
+    if ((rc = run(st, S_LINK, err))) return rc;
+  }
+  s = st->stmt[S_SECTION];
+  for (size_t i = 0; i < c->nsections; i++) {
+    const cx_section *x = &c->sections[i];
+    sqlite3_bind_int64(s, 1, row);
+    sqlite3_bind_int64(s, 2, (int64_t)i);
+    bind_text(s, 3, x->name ? x->name : "");
+    bind_text(s, 4, x->markdown ? x->markdown : "");
+    bind_text(s, 5, x->text ? x->text : "");
+    if ((rc = run(st, S_SECTION, err))) return rc;
+  }
+  s = st->stmt[S_WARNING];
+  int64_t ord = 0;
+  for (size_t i = 0; i < it->diags.n; i++) {
+    const cx_diag *d = &it->diags.v[i];
+    if (d->severity != CX_DIAG_WARNING) continue;
+    sqlite3_bind_int64(s, 1, row);
+    sqlite3_bind_int64(s, 2, ord++);
+    sqlite3_bind_int(s, 3, d->line);
+    sqlite3_bind_int(s, 4, d->col);
+    bind_text(s, 5, d->message);
+    if ((rc = run(st, S_WARNING, err))) return rc;
+  }
+
+  s = st->stmt[S_FTS];
+  sqlite3_bind_int64(s, 1, row);
+  bind_text(s, 2, it->doc.question.p ? it->doc.question.p : "");
+  bind_text(s, 3, it->doc.tags.p ? it->doc.tags.p : "");
+  bind_text(s, 4, it->doc.answer.p ? it->doc.answer.p : "");
+  bind_text(s, 5, it->doc.sources.p ? it->doc.sources.p : "");
+  if ((rc = run(st, S_FTS, err))) return rc;
+  st->ncards = row;
+  return 0;
+}
+
+char *cx__store_old_id(cx__store *st, int64_t old_rowid, cx_err *err) {
+  sqlite3_stmt *s = st->stmt[C_ID];
+  if (s == NULL) return NULL;
+  sqlite3_bind_int64(s, 1, old_rowid);
+  char *id = NULL;
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_text(s, 0))
+    id = cx_xstrdup((const char *)sqlite3_column_text(s, 0));
+  else if (rc != SQLITE_DONE)
+    db_error(st, err, "reading the old index");
+  sqlite3_reset(s);
+  return id;
+}
+
+int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *err) {
+  int64_t row = st->ncards + 1;
+  int rc = insert_file(st, it, row, err);
+  if (rc) return rc;
+  static const int copies[] = {C_CARD, C_PACK,    C_TAG,     C_CLAUSE, C_SOURCE,
+                               C_ACTION, C_LINK, C_SECTION, C_WARNING, C_FTS};
+  for (size_t i = 0; i < sizeof copies / sizeof *copies; i++) {
+    sqlite3_stmt *s = st->stmt[copies[i]];
+    sqlite3_bind_int64(s, 1, row);
+    sqlite3_bind_int64(s, 2, it->old_rowid);
+    if ((rc = run(st, copies[i], err))) return rc;
+    /* A card or FTS row missing from a valid-looking old index: refuse to
+     * write an index that differs from a full build. */
+    if ((copies[i] == C_CARD || copies[i] == C_FTS) && sqlite3_changes(st->db) != 1)
+      return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index is incomplete;"
+                        " rebuild with --full", st->out_path, (long long)it->old_rowid);
+  }
+  sqlite3_stmt *s = st->stmt[C_WARNINGS_OF];
+  sqlite3_bind_int64(s, 1, it->old_rowid);
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    cx_diags_add(diags, CX_DIAG_WARNING, it->file->path, sqlite3_column_int(s, 0),
+                 sqlite3_column_int(s, 1), "%s", (const char *)sqlite3_column_text(s, 2));
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
+  st->ncards = row;
+  return 0;
+}
+
+int cx__store_synonyms(cx__store *st, const cx__synonyms *syn, cx_err *err) {
+  sqlite3_stmt *s = st->stmt[S_SYNONYM];
+  for (size_t g = 0; g < syn->n; g++)
+    for (size_t i = 0; i < syn->groups[g].n; i++) {
+      sqlite3_bind_int64(s, 1, (int64_t)g + 1);
+      bind_text(s, 2, syn->groups[g].v[i]);
+      int rc = run(st, S_SYNONYM, err);
+      if (rc) return rc;
+    }
+  return 0;
+}
+
+int cx__store_dangling(cx__store *st, cx_diags *diags, cx_err *err) {
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT c.path, l.target FROM links l JOIN cards c ON c.rowid = l.card"
+                         " WHERE NOT EXISTS (SELECT 1 FROM cards t WHERE t.id = l.target)"
+                         " ORDER BY l.card, l.ord", -1, &q, NULL) != SQLITE_OK)
+    return db_error(st, err, "checking links");
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    const char *path = (const char *)sqlite3_column_text(q, 0);
+    const char *target = (const char *)sqlite3_column_text(q, 1);
+    int line, col;
+    cx__locate_in_file(path, NULL, target, &line, &col);
+    cx_diags_add(diags, CX_DIAG_WARNING, path, line, col,
+                 "dangling link to %s: no card has this id", target);
+  }
+  sqlite3_finalize(q);
+  return rc == SQLITE_DONE ? 0 : db_error(st, err, "checking links");
+}
+
+int cx__store_meta(cx__store *st, const char *key, const char *value, cx_err *err) {
+  sqlite3_stmt *s = st->stmt[S_META];
+  bind_text(s, 1, key);
+  bind_text(s, 2, value);
+  return run(st, S_META, err);
+}
+
+int64_t cx__store_cards(const cx__store *st) { return st->ncards; }
+
+static int fsync_path(const char *path, int dir) {
+  int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+static void finalize_all(cx__store *st) {
+  for (int i = 0; i < S_COUNT; i++) {
+    sqlite3_finalize(st->stmt[i]);
+    st->stmt[i] = NULL;
+  }
+}
+
+int cx__store_commit(cx__store *st, cx_err *err) {
+  int rc = 0;
+  finalize_all(st);
+  /* Merging FTS5's segments into one b-tree makes the first queries as
+   * fast as the later ones and the file smaller. */
+  if (sqlite3_exec(st->db, "INSERT INTO fts(fts) VALUES('optimize')", NULL, NULL, NULL) !=
+          SQLITE_OK ||
+      sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    rc = db_error(st, err, "commit");
+    cx__store_abort(st);
+    return rc;
+  }
+  if (st->attached) sqlite3_exec(st->db, "DETACH DATABASE old", NULL, NULL, NULL);
+  if (sqlite3_close(st->db) != SQLITE_OK) {
+    rc = db_error(st, err, "close");
+    cx__store_abort(st);
+    return rc;
+  }
+  st->db = NULL;
+  char *dir;
+  const char *base;
+  split_path(st->out_path, &dir, &base);
+  if (fsync_path(st->tmp_path, 0) != 0) {
+    rc = cx_err_set(err, CX_EIO, NULL, "%s: fsync: %s", st->tmp_path, strerror(errno));
+  } else if (rename(st->tmp_path, st->out_path) != 0) {
+    rc = cx_err_set(err, CX_EIO, NULL, "cannot rename %s to %s: %s", st->tmp_path,
+                    st->out_path, strerror(errno));
+  } else {
+    /* The rename itself must survive a power cut. */
+    fsync_path(dir, 1);
+  }
+  free(dir);
+  if (rc) {
+    cx__store_abort(st);
+    return rc;
+  }
+  free(st->out_path);
+  free(st->tmp_path);
+  free(st);
+  return 0;
+}
+
+void cx__store_abort(cx__store *st) {
+  if (st == NULL) return;
+  finalize_all(st);
+  if (st->db) sqlite3_close(st->db);
+  unlink(st->tmp_path);
+  free(st->out_path);
+  free(st->tmp_path);
+  free(st);
+}

@@ -1,0 +1,246 @@
+/* walk.c — finding card files under the paths given, reading them, locating text in them. */
+#include "cx_build.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* (device, inode) pairs already seen: files, so that a file reached twice is
+ * indexed once (it would otherwise be its own duplicate id), and directories,
+ * so that a symlink loop ends. A sorted array is enough: corpora are walked
+ * once per build and bsearch keeps lookups logarithmic. */
+typedef struct seen_set {
+  struct seen_key { dev_t dev; ino_t ino; } *v;
+  size_t n, cap;
+} seen_set;
+
+static int seen_cmp(const void *a, const void *b) {
+  const struct seen_key *x = a, *y = b;
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+  return 0;
+}
+
+/* Returns 1 if (dev, ino) was already there, else inserts it and returns 0. */
+static int seen_add(seen_set *s, dev_t dev, ino_t ino) {
+  struct seen_key k = {dev, ino};
+  size_t lo = 0, hi = s->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = seen_cmp(&s->v[mid], &k);
+    if (c == 0) return 1;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  if (s->n == s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 256;
+    s->v = cx_xrealloc(s->v, s->cap * sizeof *s->v);
+  }
+  memmove(&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof *s->v);
+  s->v[lo] = k;
+  s->n++;
+  return 0;
+}
+
+static void files_push(cx__files *files, char *path, const struct stat *st) {
+  if (files->n == files->cap) {
+    files->cap = files->cap ? files->cap * 2 : 64;
+    files->v = cx_xrealloc(files->v, files->cap * sizeof *files->v);
+  }
+  cx__file *f = &files->v[files->n++];
+  f->path = path;
+  f->size = (int64_t)st->st_size;
+  f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static int is_card_name(const char *name) {
+  size_t n = strlen(name);
+  if (name[0] == '.') return 0; /* hidden: editor and VCS droppings */
+  if (n < 4 || strcmp(name + n - 3, ".md") != 0) return 0;
+  return strcmp(name, "README.md") != 0;
+}
+
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void walk_dir(const char *dir, seen_set *seen, cx__files *files, cx_diags *diags) {
+  DIR *d = opendir(dir);
+  if (d == NULL) {
+    cx_diags_add(diags, CX_DIAG_ERROR, dir, 0, 0, "cannot open directory: %s", strerror(errno));
+    return;
+  }
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 64;
+      names = cx_xrealloc(names, cap * sizeof *names);
+    }
+    names[n++] = cx_xstrdup(e->d_name);
+  }
+  closedir(d);
+  /* Byte order, not locale order: the same corpus gives the same rowids everywhere. */
+  qsort(names, n, sizeof *names, name_cmp);
+
+  size_t dlen = strlen(dir);
+  int slash = dlen > 0 && dir[dlen - 1] == '/';
+  for (size_t i = 0; i < n; i++) {
+    cx__buf p;
+    cx__buf_init(&p);
+    cx__buf_puts(&p, dir);
+    if (!slash) cx__buf_putc(&p, '/');
+    cx__buf_puts(&p, names[i]);
+    struct stat st;
+    if (stat(p.p, &st) != 0) {
+      /* A dangling symlink or a file removed meanwhile: not a card. */
+      if (errno != ENOENT)
+        cx_diags_add(diags, CX_DIAG_ERROR, p.p, 0, 0, "cannot stat: %s", strerror(errno));
+      cx__buf_destroy(&p);
+    } else if (S_ISDIR(st.st_mode)) {
+      if (!seen_add(seen, st.st_dev, st.st_ino)) walk_dir(p.p, seen, files, diags);
+      cx__buf_destroy(&p);
+    } else if (S_ISREG(st.st_mode) && is_card_name(names[i]) &&
+               !seen_add(seen, st.st_dev, st.st_ino)) {
+      files_push(files, cx__buf_detach(&p), &st);
+    } else {
+      cx__buf_destroy(&p);
+    }
+    free(names[i]);
+  }
+  free(names);
+}
+
+void cx__walk(const char *const *paths, size_t npaths, cx__files *files, cx_diags *diags) {
+  seen_set seen = {0};
+  for (size_t i = 0; i < npaths; i++) {
+    struct stat st;
+    if (stat(paths[i], &st) != 0) {
+      cx_diags_add(diags, CX_DIAG_ERROR, paths[i], 0, 0, "cannot read: %s", strerror(errno));
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (!seen_add(&seen, st.st_dev, st.st_ino)) walk_dir(paths[i], &seen, files, diags);
+    } else if (!seen_add(&seen, st.st_dev, st.st_ino)) {
+      /* Named explicitly: a card whatever its extension. */
+      files_push(files, cx_xstrdup(paths[i]), &st);
+    }
+  }
+  free(seen.v);
+}
+
+void cx__files_destroy(cx__files *files) {
+  for (size_t i = 0; i < files->n; i++) free(files->v[i].path);
+  free(files->v);
+  memset(files, 0, sizeof *files);
+}
+
+int cx__read_file(const char *path, size_t max_bytes, char **data, size_t *len,
+                  cx_diags *diags) {
+  *data = NULL;
+  *len = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    cx_diags_add(diags, CX_DIAG_ERROR, path, 0, 0, "cannot open: %s", strerror(errno));
+    return CX_EIO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    cx_diags_add(diags, CX_DIAG_ERROR, path, 0, 0, "not a regular file");
+    close(fd);
+    return CX_EIO;
+  }
+  if (max_bytes == 0) max_bytes = CX_DEFAULT_MAX_CARD_BYTES;
+  if ((uint64_t)st.st_size > max_bytes) {
+    cx_diags_add(diags, CX_DIAG_ERROR, path, 0, 0,
+                 "card is %lld bytes, over the limit of %zu (split it, or raise the limit "
+                 "with --max-card-bytes)", (long long)st.st_size, max_bytes);
+    close(fd);
+    return CX_ETOOBIG;
+  }
+  /* The size may change under us; read until EOF but never past the limit. */
+  size_t cap = (size_t)st.st_size + 1, n = 0;
+  char *p = cx_xmalloc(cap + 1);
+  for (;;) {
+    if (n == cap) {
+      if (n > max_bytes) break;
+      cap *= 2;
+      p = cx_xrealloc(p, cap + 1);
+    }
+    ssize_t r = read(fd, p + n, cap - n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      cx_diags_add(diags, CX_DIAG_ERROR, path, 0, 0, "read error: %s", strerror(errno));
+      free(p);
+      close(fd);
+      return CX_EIO;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  if (n > max_bytes) {
+    cx_diags_add(diags, CX_DIAG_ERROR, path, 0, 0,
+                 "card grew over the limit of %zu bytes while being read", max_bytes);
+    free(p);
+    return CX_ETOOBIG;
+  }
+  p[n] = '\0';
+  *data = p;
+  *len = n;
+  return 0;
+}
+
+void cx__locate(const char *data, size_t len, const char *key, const char *needle,
+                int *line, int *col) {
+  *line = *col = 0;
+  size_t nlen = strlen(needle), klen = key ? strlen(key) : 0;
+  if (nlen == 0) return;
+  int ln = 1;
+  for (size_t bol = 0; bol < len;) {
+    const char *eol = memchr(data + bol, '\n', len - bol);
+    size_t end = eol ? (size_t)(eol - data) : len;
+    const char *s = data + bol;
+    size_t n = end - bol;
+    if (key) {
+      /* "key:" at column 1, then blanks, then the value, maybe quoted. */
+      if (n > klen && memcmp(s, key, klen) == 0 && s[klen] == ':') {
+        size_t i = klen + 1;
+        while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+        size_t v = i;
+        if (i < n && (s[i] == '"' || s[i] == '\'')) i++;
+        if (n - i >= nlen && memcmp(s + i, needle, nlen) == 0) {
+          *line = ln;
+          *col = (int)v + 1;
+          return;
+        }
+      }
+    } else {
+      for (size_t i = 0; i + nlen <= n; i++)
+        if (memcmp(s + i, needle, nlen) == 0) {
+          *line = ln;
+          *col = (int)i + 1;
+          return;
+        }
+    }
+    if (eol == NULL) break;
+    bol = end + 1;
+    ln++;
+  }
+}
+
+void cx__locate_in_file(const char *path, const char *key, const char *needle,
+                        int *line, int *col) {
+  char *data;
+  size_t len;
+  *line = *col = 0;
+  if (cx__read_file(path, SIZE_MAX / 4, &data, &len, NULL) != 0) return;
+  cx__locate(data, len, key, needle, line, col);
+  free(data);
+}
