@@ -1,0 +1,331 @@
+/* engine.c — opening an index for queries: connection, statement cache, tokenizers, limits. */
+#include "engine_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const stmt_sql[CX__ST_N] = {
+    [CX__ST_CARD_BY_ROWID] = "SELECT id, query, title, json FROM cards WHERE rowid = ?1",
+    [CX__ST_ROWID_BY_ID] = "SELECT rowid FROM cards WHERE id = ?1 COLLATE NOCASE",
+    [CX__ST_ANSWER_TEXT] = "SELECT question, answer FROM fts WHERE rowid = ?1",
+    [CX__ST_POSTINGS] = "SELECT df, maxq, data FROM cx_postings WHERE term = ?1",
+    [CX__ST_SYN_GROUPS] = "SELECT DISTINCT grp FROM synonyms WHERE term = ?1 COLLATE NOCASE",
+    [CX__ST_SYN_TERMS] = "SELECT term FROM synonyms WHERE grp = ?1 ORDER BY rowid",
+    [CX__ST_LINKS] = "SELECT target FROM links WHERE card = ?1 ORDER BY ord",
+    [CX__ST_CLAUSES] = "SELECT DISTINCT clause FROM clause_ids WHERE card = ?1",
+    [CX__ST_CARDS_BY_CLAUSE] = "SELECT DISTINCT card FROM clause_ids WHERE clause = ?1",
+    [CX__ST_SECTION] = "SELECT markdown, text FROM sections WHERE card = ?1 AND name = ?2 "
+                       "COLLATE NOCASE ORDER BY ord LIMIT 1",
+};
+
+int cx__sqlite_err(cx_index *ix, cx_err *err, const char *what) {
+  if (ix->timed_out)
+    return cx_err_set(err, CX_ETIMEOUT, "", "query exceeded the time limit of %lld us; "
+                      "simplify the query or raise the limit", (long long)ix->time_limit_us);
+  return cx_err_set(err, CX_ESQLITE, "", "%s: %s: %s", ix->path, what, sqlite3_errmsg(ix->db));
+}
+
+sqlite3_stmt *cx__stmt(cx_index *ix, int slot, cx_err *err) {
+  if (ix->st[slot] == NULL &&
+      sqlite3_prepare_v3(ix->db, stmt_sql[slot], -1, SQLITE_PREPARE_PERSISTENT, &ix->st[slot],
+                         NULL) != SQLITE_OK) {
+    cx__sqlite_err(ix, err, "preparing a statement");
+    return NULL;
+  }
+  sqlite3_reset(ix->st[slot]);
+  sqlite3_clear_bindings(ix->st[slot]);
+  return ix->st[slot];
+}
+
+/* The progress handler interrupts SQLite once the deadline has passed, so a
+ * pathological query fails with CX_ETIMEOUT instead of holding a worker. */
+static int progress_cb(void *arg) {
+  cx_index *ix = arg;
+  if (ix->deadline_us && cx__now_us() > ix->deadline_us) {
+    ix->timed_out = 1;
+    return 1;
+  }
+  return 0;
+}
+
+void cx__deadline_start(cx_index *ix) {
+  ix->timed_out = 0;
+  ix->deadline_us = ix->time_limit_us > 0 ? cx__now_us() + ix->time_limit_us : 0;
+}
+
+int cx__deadline_passed(cx_index *ix) {
+  if (ix->deadline_us && cx__now_us() > ix->deadline_us) ix->timed_out = 1;
+  return ix->timed_out;
+}
+
+void cx_index_set_time_limit(cx_index *ix, int64_t microseconds) {
+  ix->time_limit_us = microseconds > 0 ? microseconds : 0;
+  sqlite3_progress_handler(ix->db, ix->time_limit_us ? 1000 : 0, ix->time_limit_us ? progress_cb : NULL,
+                           ix);
+}
+
+static fts5_api *get_fts5(sqlite3 *db) {
+  fts5_api *api = NULL;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+  return api;
+}
+
+typedef struct tok_ctx {
+  cx__token_cb cb;
+  void *ctx;
+} tok_ctx;
+
+static int tok_trampoline(void *p, int flags, const char *tok, int n, int start, int end) {
+  tok_ctx *t = p;
+  if (flags & FTS5_TOKEN_COLOCATED) return SQLITE_OK;
+  return t->cb(t->ctx, tok, n, start, end) ? SQLITE_DONE : SQLITE_OK;
+}
+
+int cx__tokenize(cx_index *ix, int stem, const char *text, int n, cx__token_cb cb, void *ctx) {
+  tok_ctx t = {cb, ctx};
+  if (n < 0) n = (int)strlen(text);
+  int rc = stem ? ix->porter_api.xTokenize(ix->porter, &t, FTS5_TOKENIZE_DOCUMENT, text, n,
+                                           tok_trampoline)
+                : ix->plain_api.xTokenize(ix->plain, &t, FTS5_TOKENIZE_DOCUMENT, text, n,
+                                          tok_trampoline);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int stem_cb(void *ctx, const char *tok, int n, int start, int end) {
+  cx__buf *out = ctx;
+  if (out->n) cx__buf_putc(out, ' ');
+  cx__buf_add(out, tok, (size_t)n);
+  return 0;
+}
+
+void cx__stem(cx_index *ix, const char *word, size_t n, cx__buf *out) {
+  cx__tokenize(ix, 1, word, (int)n, stem_cb, out);
+}
+
+static int make_tokenizers(cx_index *ix, cx_err *err) {
+  static const char *porter_args[] = {"unicode61", "remove_diacritics", "2"};
+  static const char *plain_args[] = {"remove_diacritics", "2"};
+  ix->fts5 = get_fts5(ix->db);
+  if (ix->fts5 == NULL)
+    return cx_err_set(err, CX_ESQLITE, "", "%s: this SQLite has no FTS5; install a build with FTS5",
+                      ix->path);
+  if (ix->fts5->xFindTokenizer(ix->fts5, "porter", &ix->porter_ud, &ix->porter_api) != SQLITE_OK ||
+      ix->fts5->xFindTokenizer(ix->fts5, "unicode61", &ix->plain_ud, &ix->plain_api) != SQLITE_OK ||
+      ix->porter_api.xCreate(ix->porter_ud, porter_args, 3, &ix->porter) != SQLITE_OK ||
+      ix->plain_api.xCreate(ix->plain_ud, plain_args, 2, &ix->plain) != SQLITE_OK)
+    return cx_err_set(err, CX_ESQLITE, "", "%s: cannot create the FTS5 tokenizers", ix->path);
+  return 0;
+}
+
+static int table_exists(sqlite3 *db, const char *name) {
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return found;
+}
+
+static int check_schema(cx_index *ix, cx_err *err) {
+  static const char *const tables[] = {"meta", "cards", "packs", "tags", "clause_ids", "sources",
+                                       "actions", "links", "sections", "synonyms", "fts",
+                                       "fts_vocab"};
+  for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+    if (!table_exists(ix->db, tables[i]))
+      return cx_err_set(err, CX_ECORRUPT, "", "%s: not a cardex index (no table `%s`); "
+                        "build one with `cardex-index build SEEDS -o %s`", ix->path, tables[i], ix->path);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(ix->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
+                         NULL) != SQLITE_OK)
+    return cx_err_set(err, CX_ECORRUPT, "", "%s: unreadable meta table: %s", ix->path,
+                      sqlite3_errmsg(ix->db));
+  int rc = 0;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    rc = cx_err_set(err, CX_ECORRUPT, "", "%s: meta table has no schema_version; rebuild the index",
+                    ix->path);
+  } else if (sqlite3_column_int(st, 0) != CX_SCHEMA_VERSION) {
+    rc = cx_err_set(err, CX_ESCHEMA, "", "%s: index schema version %s, this cardex reads version %d; "
+                    "rebuild the index with this version's cardex-index", ix->path,
+                    (const char *)sqlite3_column_text(st, 0), CX_SCHEMA_VERSION);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int load_stats(cx_index *ix, cx_err *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(ix->db, "SELECT count(*), coalesce(max(rowid), 0) FROM cards", -1, &st,
+                         NULL) != SQLITE_OK)
+    return cx__sqlite_err(ix, err, "counting cards");
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    ix->ncards = sqlite3_column_int64(st, 0);
+    ix->max_rowid = sqlite3_column_int64(st, 1);
+  }
+  sqlite3_finalize(st);
+  ix->has_postings = table_exists(ix->db, "cx_postings") && table_exists(ix->db, "cx_words");
+  return 0;
+}
+
+int cx_index_open(const char *path, cx_index **out, cx_err *err) {
+  *out = NULL;
+  cx_index *ix = cx_xcalloc(1, sizeof *ix);
+  ix->path = cx_xstrdup(path);
+  int rc = 0;
+  if (sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    rc = cx_err_set(err, CX_EIO, "", "%s: cannot open index: %s; build it with "
+                    "`cardex-index build SEEDS -o %s`", path,
+                    ix->db ? sqlite3_errmsg(ix->db) : "out of memory", path);
+    goto fail;
+  }
+  sqlite3_exec(ix->db, "PRAGMA query_only=1; PRAGMA cache_size=-32768;", NULL, NULL, NULL);
+  if ((rc = check_schema(ix, err)) != 0) goto fail;
+  if ((rc = make_tokenizers(ix, err)) != 0) goto fail;
+  if ((rc = load_stats(ix, err)) != 0) goto fail;
+  *out = ix;
+  return 0;
+fail:
+  cx_index_close(ix);
+  return rc;
+}
+
+void cx_index_close(cx_index *ix) {
+  if (ix == NULL) return;
+  cx__plist_cache_clear(ix);
+  for (int i = 0; i < CX__ST_N; i++) sqlite3_finalize(ix->st[i]);
+  if (ix->porter) ix->porter_api.xDelete(ix->porter);
+  if (ix->plain) ix->plain_api.xDelete(ix->plain);
+  for (size_t i = 0; i < ix->nwords; i++) {
+    free(ix->words[i].word);
+    free(ix->words[i].stem);
+  }
+  free(ix->words);
+  for (size_t i = 0; i < ix->nfilters; i++) {
+    free(ix->filters[i].key);
+    free(ix->filters[i].bits);
+  }
+  sqlite3_close(ix->db);
+  free(ix->path);
+  free(ix);
+}
+
+static uint32_t letters_of(const char *s) {
+  uint32_t m = 0;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c >= 'a' && c <= 'z') m |= 1u << (c - 'a');
+    else if (c >= '0' && c <= '9') m |= 1u << 26;
+    else m |= 1u << 27;
+  }
+  return m;
+}
+
+static int cmp_word(const void *a, const void *b) {
+  return strcmp(((const cx__vword *)a)->word, ((const cx__vword *)b)->word);
+}
+
+/* The corpus's words for typo correction and suggest: cx_words when the
+ * engine tables exist, else the FTS vocabulary itself (stems only). */
+int cx__load_words(cx_index *ix) {
+  if (ix->words_loaded) return 0;
+  ix->words_loaded = 1;
+  sqlite3_stmt *st;
+  const char *sql = ix->has_postings ? "SELECT word, stem, df FROM cx_words"
+                                     : "SELECT term, term, doc FROM fts_vocab";
+  if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK) return CX_ESQLITE;
+  size_t cap = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (ix->nwords == cap) {
+      cap = cap ? cap * 2 : 1024;
+      ix->words = cx_xrealloc(ix->words, cap * sizeof *ix->words);
+    }
+    cx__vword *w = &ix->words[ix->nwords++];
+    w->word = cx_xstrdup((const char *)sqlite3_column_text(st, 0));
+    w->stem = cx_xstrdup((const char *)sqlite3_column_text(st, 1));
+    w->df = (uint32_t)sqlite3_column_int64(st, 2);
+    w->letters = letters_of(w->word);
+  }
+  sqlite3_finalize(st);
+  qsort(ix->words, ix->nwords, sizeof *ix->words, cmp_word);
+  return 0;
+}
+
+const uint64_t *cx__filter_bits(cx_index *ix, char kind, const char *name, cx_err *err) {
+  cx__buf key;
+  cx__buf_init(&key);
+  cx__buf_printf(&key, "%c:%s", kind, name);
+  for (size_t i = 0; i < ix->nfilters; i++)
+    if (strcmp(ix->filters[i].key, key.p) == 0) {
+      cx__buf_destroy(&key);
+      return ix->filters[i].bits;
+    }
+  size_t words = (size_t)(ix->max_rowid / 64 + 1);
+  uint64_t *bits = cx_xcalloc(words, sizeof *bits);
+  sqlite3_stmt *st;
+  const char *sql = kind == 'p' ? "SELECT card FROM packs WHERE pack = ?1 COLLATE NOCASE"
+                                : "SELECT card FROM tags WHERE tag = ?1 COLLATE NOCASE";
+  if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    cx__sqlite_err(ix, err, "reading a filter");
+    free(bits);
+    cx__buf_destroy(&key);
+    return NULL;
+  }
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t r = sqlite3_column_int64(st, 0);
+    if (r >= 0 && r <= ix->max_rowid) bits[r / 64] |= 1ull << (r % 64);
+  }
+  sqlite3_finalize(st);
+  /* A small round-robin cache: filters repeat (a UI's pack selector). */
+  size_t slot;
+  if (ix->nfilters < sizeof ix->filters / sizeof *ix->filters) {
+    slot = ix->nfilters++;
+  } else {
+    slot = ix->next_filter++ % (sizeof ix->filters / sizeof *ix->filters);
+    free(ix->filters[slot].key);
+    free(ix->filters[slot].bits);
+  }
+  ix->filters[slot].key = cx__buf_detach(&key);
+  ix->filters[slot].bits = bits;
+  return bits;
+}
+
+int cx_index_info(cx_index *ix, json_t **result, cx_err *err) {
+  *result = NULL;
+  json_t *o = json_object();
+  json_object_set_new(o, "path", json_string(ix->path));
+  json_object_set_new(o, "cards", json_integer(ix->ncards));
+  json_t *packs = json_object();
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(ix->db, "SELECT pack, count(*) FROM packs GROUP BY pack ORDER BY pack", -1,
+                         &st, NULL) != SQLITE_OK) {
+    json_decref(o);
+    json_decref(packs);
+    return cx__sqlite_err(ix, err, "reading packs");
+  }
+  while (sqlite3_step(st) == SQLITE_ROW)
+    json_object_set_new(packs, (const char *)sqlite3_column_text(st, 0),
+                        json_integer(sqlite3_column_int64(st, 1)));
+  sqlite3_finalize(st);
+  json_object_set_new(o, "packs", packs);
+  json_object_set_new(o, "built_at", json_null());
+  json_object_set_new(o, "schema_version", json_integer(CX_SCHEMA_VERSION));
+  if (sqlite3_prepare_v2(ix->db, "SELECT key, value FROM meta", -1, &st, NULL) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *k = (const char *)sqlite3_column_text(st, 0);
+      const char *v = (const char *)sqlite3_column_text(st, 1);
+      if (k && v && strcmp(k, "built_at") == 0) json_object_set_new(o, "built_at", json_string(v));
+    }
+    sqlite3_finalize(st);
+  }
+  json_object_set_new(o, "engine", json_string(ix->has_postings ? "postings" : "fts5"));
+  *result = o;
+  return 0;
+}

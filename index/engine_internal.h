@@ -1,0 +1,180 @@
+/* engine_internal.h — internals of the query engine shared by engine.c, query*.c and rank.c. */
+#ifndef CX_ENGINE_INTERNAL_H
+#define CX_ENGINE_INTERNAL_H
+
+#include "cx_internal.h"
+
+#include <sqlite3.h>
+
+/* Prepared statements of one cx_index, by slot; prepared on first use. */
+enum {
+  CX__ST_CARD_BY_ROWID,   /* id, query, title, json */
+  CX__ST_ROWID_BY_ID,     /* rowid of an id (case-insensitive) */
+  CX__ST_ANSWER_TEXT,     /* fts answer column of a rowid */
+  CX__ST_POSTINGS,        /* cx_postings row of a term */
+  CX__ST_SYN_GROUPS,      /* groups of a term */
+  CX__ST_SYN_TERMS,       /* terms of a group */
+  CX__ST_LINKS,           /* link targets of a card */
+  CX__ST_CLAUSES,         /* clause ids of a card */
+  CX__ST_CARDS_BY_CLAUSE, /* cards having a clause id */
+  CX__ST_SECTION,         /* markdown, text of a named section */
+  CX__ST_N
+};
+
+/* One term of the vocabulary: a porter stem as stored in the FTS index. */
+typedef struct cx__vterm {
+  char *term;
+  uint32_t df;
+  uint32_t letters; /* bit i set when letter 'a'+i occurs (typo prefilter) */
+} cx__vterm;
+
+/* One unstemmed word of the corpus and its stem (cx_words), for typos and suggest. */
+typedef struct cx__vword {
+  char *word;
+  char *stem;
+  uint32_t df;      /* df of the stem */
+  uint32_t letters;
+} cx__vword;
+
+/* A cached filter: the set of rowids having a pack or a tag. */
+typedef struct cx__filter_cache {
+  char *key; /* "p:ISO27001:2022" or "t:Workflow" */
+  uint64_t *bits;
+} cx__filter_cache;
+
+/* A cached decoded postings list (see rank.c). */
+typedef struct cx__plist cx__plist;
+
+struct cx_index {
+  sqlite3 *db;
+  char *path;
+  sqlite3_stmt *st[CX__ST_N];
+  fts5_api *fts5;
+  void *porter_ud, *plain_ud;        /* tokenizer user data */
+  fts5_tokenizer porter_api, plain_api;
+  Fts5Tokenizer *porter, *plain;     /* porter+unicode61, unicode61 alone */
+  int64_t time_limit_us;
+  int64_t deadline_us;               /* 0: none */
+  int timed_out;
+  /* corpus statistics */
+  int64_t ncards, max_rowid;
+  double avglen[4];
+  int has_postings; /* cx_postings present (engine post-build ran) */
+  int aux_registered;
+  /* vocabulary (sorted by term / word) */
+  cx__vword *words;
+  size_t nwords;
+  int words_loaded;
+  /* filter bitsets */
+  cx__filter_cache filters[32];
+  size_t nfilters, next_filter;
+  /* postings cache (rank.c) */
+  cx__plist **plists;
+  size_t nplists, plist_bytes;
+};
+
+/* engine.c */
+sqlite3_stmt *cx__stmt(cx_index *ix, int slot, cx_err *err);
+int cx__sqlite_err(cx_index *ix, cx_err *err, const char *what);
+void cx__deadline_start(cx_index *ix);
+int cx__deadline_passed(cx_index *ix);
+/* Calls cb for each token of text (porter stems when stem, else folded
+ * words) with its byte offsets. */
+typedef int (*cx__token_cb)(void *ctx, const char *tok, int ntok, int start, int end);
+int cx__tokenize(cx_index *ix, int stem, const char *text, int n, cx__token_cb cb, void *ctx);
+/* The stem of one word (as the index would store it) into out. */
+void cx__stem(cx_index *ix, const char *word, size_t n, cx__buf *out);
+int cx__load_words(cx_index *ix);
+/* Bitset of rowids for a pack ('p') or capability tag ('t'); borrowed. */
+const uint64_t *cx__filter_bits(cx_index *ix, char kind, const char *name, cx_err *err);
+
+/* ---- query analysis (query_parse.c) ---- */
+
+typedef enum {
+  CX__K_EXACT = 0,
+  CX__K_IDENT = 1,
+  CX__K_SYNONYM = 2,
+  CX__K_TYPO = 3,
+  CX__K_PREFIX = 4
+} cx__kind;
+
+/* One alternative of a query slot: a stem to look up. */
+typedef struct cx__qalt {
+  char *term;      /* stem, or a phrase key "w1 w2 ..." of stems for synonyms */
+  char *text;      /* the folded word(s), safe to quote in an FTS5 MATCH */
+  char *from;      /* what the user typed that produced it */
+  cx__kind kind;
+  double weight;   /* multiplier of the term's impact */
+  int phrase;      /* term is several stems: matched as a phrase */
+} cx__qalt;
+
+/* A slot is one thing the user asked for (a word, an identifier); a card's
+ * score for a slot is its best alternative. */
+typedef struct cx__qslot {
+  cx__qalt *alts;
+  size_t nalts;
+  char *word; /* folded word as typed */
+  int stop;   /* a stop word kept because the query has nothing else */
+} cx__qslot;
+
+typedef struct cx__query {
+  cx__qslot *slots;
+  size_t nslots;
+  char *raw_match; /* raw mode: the FTS5 expression */
+  int truncated;   /* the query was cut to CX__MAX_QUERY_BYTES / CX__MAX_SLOTS */
+} cx__query;
+
+#define CX__MAX_QUERY_BYTES 4096
+#define CX__MAX_SLOTS 24
+#define CX__MAX_PREFIX_EXPANSIONS 8
+#define CX__MAX_TYPO_CANDIDATES 4
+
+int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last,
+                    cx__query *q, cx_err *err);
+void cx__query_destroy(cx__query *q);
+int cx__is_stop_word(const char *w, size_t n);
+/* Identifier tokens (already compact, e.g. "c6x1x2") found in text, one per
+ * line in out (query_parse.c). */
+void cx__query_idents(const char *text, cx__buf *out);
+int cx__damerau_within(const char *a, size_t na, const char *b, size_t nb, int k);
+
+/* ---- ranking (rank.c) ---- */
+
+typedef struct cx__hit {
+  int64_t rowid;
+  double score;
+  double slot_score[CX__MAX_SLOTS]; /* per slot, for explain and confidence */
+  signed char slot_alt[CX__MAX_SLOTS]; /* the winning alternative, -1 none */
+} cx__hit;
+
+typedef struct cx__filter {
+  const uint64_t *packs, *tags; /* NULL: no filter */
+  const uint64_t *ids;
+} cx__filter;
+
+typedef struct cx__result {
+  cx__hit *hits; /* best first, at most k */
+  size_t nhits;
+  int64_t total; /* matching cards after filters */
+  int total_exact;
+  size_t scored; /* cards fully scored (for bench/explain) */
+} cx__result;
+
+/* Top k by the engine's own scoring. exhaustive: score every matching card
+ * (the reference the fast plan must agree with). */
+int cx__rank(cx_index *ix, const cx__query *q, const cx__filter *f, size_t k,
+             int exhaustive, cx__result *res, cx_err *err);
+void cx__result_destroy(cx__result *res);
+/* Raw mode: FTS5 MATCH with bm25 and column weights. */
+int cx__rank_raw(cx_index *ix, const char *match, const cx__filter *f, size_t k,
+                 cx__result *res, cx_err *err);
+/* The naive plan for the bench and the eval: "t1" OR "t2" ... by bm25. */
+int cx__rank_naive(cx_index *ix, const char *text, size_t k, int64_t *rowids,
+                   size_t *n, cx_err *err);
+void cx__plist_cache_clear(cx_index *ix);
+
+/* Builds the engine's tables (cx_postings, cx_words, cx_stats) in dst from the
+ * FTS index of src (same handle after a build). */
+int cx__engine_build_tables(sqlite3 *src, sqlite3 *dst, const char *dst_schema, cx_err *err);
+
+#endif

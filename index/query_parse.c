@@ -1,0 +1,618 @@
+/* query_parse.c — turning what a person typed into slots of weighted terms (never FTS5 syntax). */
+#include "engine_internal.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Weights of alternatives relative to a literal match (docs/ranking.md). */
+#define W_IDENT 2.0
+#define W_SYNONYM 0.7
+#define W_TYPO1 0.6
+#define W_TYPO2 0.45
+#define W_PREFIX 0.5
+#define W_STOP 0.3
+
+static const char *const stop_words[] = {
+    "a", "about", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been",
+    "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "had",
+    "has", "have", "having", "he", "her", "here", "how", "i", "if", "in", "into", "is", "it",
+    "its", "just", "me", "my", "of", "on", "or", "our", "ours", "please", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+    "this", "those", "to", "us", "was", "we", "were", "what", "when", "where", "which", "who",
+    "whom", "why", "will", "with", "would", "you", "your"};
+
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int cx__is_stop_word(const char *w, size_t n) {
+  char tmp[16];
+  if (n == 0 || n >= sizeof tmp) return 0;
+  memcpy(tmp, w, n);
+  tmp[n] = '\0';
+  const char *key = tmp;
+  return bsearch(&key, stop_words, sizeof stop_words / sizeof *stop_words, sizeof *stop_words,
+                 cmp_cstr) != NULL;
+}
+
+/* Damerau-Levenshtein (optimal string alignment) distance <= k, with an
+ * early exit when a whole row exceeds k. */
+int cx__damerau_within(const char *a, size_t na, const char *b, size_t nb, int k) {
+  if ((na > nb ? na - nb : nb - na) > (size_t)k) return 0;
+  if (na > 40 || nb > 40) return 0;
+  int d[42][42];
+  for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
+  for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+  for (size_t i = 1; i <= na; i++) {
+    int rowmin = 1 << 20;
+    for (size_t j = 1; j <= nb; j++) {
+      int cost = a[i - 1] != b[j - 1];
+      int v = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+      if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+        v = d[i - 2][j - 2] + 1;
+      d[i][j] = v;
+      if (v < rowmin) rowmin = v;
+    }
+    if (rowmin > k) return 0;
+  }
+  return d[na][nb] <= k;
+}
+
+/* ---- identifiers ---- */
+
+typedef struct span {
+  size_t start, end;
+} span;
+
+static int is_word_char(unsigned char c) { return isalnum(c) || c >= 0x80; }
+
+/* Lowercased ASCII copy, so patterns can be matched with plain comparisons. */
+static char *lower_copy(const char *s, size_t n) {
+  char *p = cx_xstrndup(s, n);
+  for (size_t i = 0; i < n; i++) p[i] = (char)tolower((unsigned char)p[i]);
+  return p;
+}
+
+static size_t skip_space(const char *s, size_t i, size_t n) {
+  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  return i;
+}
+
+/* Reads a dotted clause path "6.1.2" / "5.15" / "4" at s+i; returns its end or i. */
+static size_t read_clause(const char *s, size_t i, size_t n) {
+  size_t j = i;
+  if (j >= n || !isdigit((unsigned char)s[j])) return i;
+  while (j < n) {
+    while (j < n && isdigit((unsigned char)s[j])) j++;
+    if (j + 1 < n && s[j] == '.' && isdigit((unsigned char)s[j + 1])) {
+      j++;
+      continue;
+    }
+    break;
+  }
+  return j;
+}
+
+static int word_at(const char *s, size_t i, size_t n, const char *w) {
+  size_t len = strlen(w);
+  if (i + len > n || memcmp(s + i, w, len) != 0) return 0;
+  if (i > 0 && is_word_char((unsigned char)s[i - 1])) return 0;
+  return 1;
+}
+
+static void add_ident(cx__buf *out, const char *tok) {
+  cx__buf_puts(out, tok);
+  cx__buf_putc(out, '\n');
+}
+
+static void add_clause(cx__buf *out, const char *prefix, const char *s, size_t len) {
+  cx__buf t;
+  cx__buf_init(&t);
+  cx__buf_puts(&t, prefix);
+  cx__clause_token(s, len, &t);
+  add_ident(out, t.p);
+  cx__buf_destroy(&t);
+}
+
+/* Finds identifiers in the query and appends their compact tokens (one per
+ * line) to out; spans of the text they cover are returned so that their
+ * pieces ("5", "15") are not also searched as words. */
+static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans, size_t maxspans) {
+  char *s = lower_copy(text, n);
+  size_t nspans = 0;
+  for (size_t i = 0; i < n;) {
+    if (i > 0 && is_word_char((unsigned char)s[i - 1])) {
+      i++;
+      continue;
+    }
+    size_t start = i, end = i;
+    /* Card ids: q77, q077, Q000123. */
+    if (s[i] == 'q' && i + 1 < n && isdigit((unsigned char)s[i + 1])) {
+      size_t j = i + 1;
+      while (j < n && isdigit((unsigned char)s[j])) j++;
+      if (j >= n || !is_word_char((unsigned char)s[j])) {
+        size_t k = i + 1;
+        while (k + 1 < j && s[k] == '0') k++;
+        cx__buf t;
+        cx__buf_init(&t);
+        cx__buf_putc(&t, 'q');
+        cx__buf_add(&t, s + k, j - k);
+        add_ident(out, t.p);
+        cx__buf_destroy(&t);
+        end = j;
+      }
+    }
+    /* "iso27001:2022/a.5.15", "iso 27001 clause 4", "27001 clause 4", "iso27001 a.8.28". */
+    if (end == start) {
+      size_t j = i;
+      int iso = 0;
+      if (word_at(s, j, n, "iso")) {
+        j += 3;
+        if (j < n && (s[j] == '/' || s[j] == '-' || s[j] == ' ')) j++;
+        if (j < n && s[j] == 'i' && word_at(s, j, n, "iec")) j = skip_space(s, j + 3, n);
+        iso = 1;
+      }
+      size_t num = j;
+      while (j < n && isdigit((unsigned char)s[j])) j++;
+      if (j - num == 5 && (iso || j >= n || !is_word_char((unsigned char)s[j]))) {
+        char std[8];
+        memcpy(std, s + num, 5);
+        std[5] = '\0';
+        size_t k = j;
+        if (k < n && s[k] == ':' && k + 1 < n && isdigit((unsigned char)s[k + 1])) {
+          k++;
+          while (k < n && isdigit((unsigned char)s[k])) k++;
+        }
+        size_t after = k;
+        if (k < n && s[k] == '/') k++;
+        else k = skip_space(s, k, n);
+        if (word_at(s, k, n, "clause")) k = skip_space(s, k + 6, n);
+        else if (word_at(s, k, n, "cl.")) k = skip_space(s, k + 3, n);
+        else if (word_at(s, k, n, "annex")) k = skip_space(s, k + 5, n);
+        int annex = 0;
+        if (k + 1 < n && s[k] == 'a' && (s[k + 1] == '.' || s[k + 1] == ' ') &&
+            k + 2 < n && isdigit((unsigned char)s[k + 2])) {
+          annex = 1;
+          k += 2;
+        }
+        size_t ce = read_clause(s, k, n);
+        char pack[16];
+        snprintf(pack, sizeof pack, "iso%s", std);
+        if (ce > k) {
+          cx__buf cl;
+          cx__buf_init(&cl);
+          if (annex) cx__buf_puts(&cl, "a.");
+          cx__buf_add(&cl, s + k, ce - k);
+          add_clause(out, pack, cl.p, cl.n);
+          add_clause(out, "", cl.p, cl.n);
+          cx__buf_destroy(&cl);
+          end = ce;
+        } else {
+          add_ident(out, pack);
+          end = after;
+        }
+      }
+    }
+    /* "annex a 8.28", "annex a.8.28", "a.5.15", "a 5.15" is too loose. */
+    if (end == start) {
+      size_t j = i;
+      int annex = 0;
+      if (word_at(s, j, n, "annex")) {
+        j = skip_space(s, j + 5, n);
+        annex = 1;
+      }
+      if (j + 1 < n && s[j] == 'a' && (s[j + 1] == '.' || (annex && s[j + 1] == ' ')) &&
+          j + 2 < n && isdigit((unsigned char)s[j + 2])) {
+        size_t ce = read_clause(s, j + 2, n);
+        if (ce > j + 2 && (annex || memchr(s + j + 2, '.', ce - j - 2))) {
+          cx__buf cl;
+          cx__buf_init(&cl);
+          cx__buf_puts(&cl, "a.");
+          cx__buf_add(&cl, s + j + 2, ce - j - 2);
+          add_clause(out, "", cl.p, cl.n);
+          cx__buf_destroy(&cl);
+          end = ce;
+        }
+      }
+    }
+    /* "clause 4", "cl. 6.1.2", "article 35", "art. 35", "art 35". */
+    if (end == start) {
+      static const struct {
+        const char *word, *prefix;
+      } kw[] = {{"clause", ""}, {"cl.", ""}, {"cl", ""}, {"article", "art."}, {"art.", "art."},
+                {"art", "art."}, {"section", ""}, {"§", ""}};
+      for (size_t w = 0; w < sizeof kw / sizeof *kw; w++) {
+        if (!word_at(s, i, n, kw[w].word)) continue;
+        size_t k = i + strlen(kw[w].word);
+        if (k < n && is_word_char((unsigned char)s[k]) && kw[w].word[strlen(kw[w].word) - 1] != '.')
+          continue;
+        k = skip_space(s, k, n);
+        size_t ce = read_clause(s, k, n);
+        if (ce == k) continue;
+        cx__buf cl;
+        cx__buf_init(&cl);
+        cx__buf_puts(&cl, kw[w].prefix);
+        cx__buf_add(&cl, s + k, ce - k);
+        add_clause(out, "", cl.p, cl.n);
+        if (*kw[w].prefix) { /* GDPR writes both "Art.35" and "Article 35" */
+          cx__buf_init(&cl);
+          cx__buf_puts(&cl, "article ");
+          cx__buf_add(&cl, s + k, ce - k);
+          add_clause(out, "", cl.p, cl.n);
+        }
+        cx__buf_destroy(&cl);
+        end = ce;
+        break;
+      }
+    }
+    /* A bare dotted clause path "6.1.2" or "5.15". */
+    if (end == start && isdigit((unsigned char)s[i])) {
+      size_t ce = read_clause(s, i, n);
+      if (ce > i && memchr(s + i, '.', ce - i) && (ce >= n || !is_word_char((unsigned char)s[ce]))) {
+        add_clause(out, "", s + i, ce - i);
+        end = ce;
+      }
+    }
+    if (end > start) {
+      if (nspans < maxspans) spans[nspans++] = (span){start, end};
+      i = end;
+    } else {
+      i++;
+    }
+  }
+  free(s);
+  return nspans;
+}
+
+void cx__query_idents(const char *text, cx__buf *out) {
+  span spans[64];
+  find_idents(text, strlen(text), out, spans, 64);
+}
+
+/* ---- words ---- */
+
+typedef struct qword {
+  char *word; /* folded */
+  char *stem;
+  int start, end;
+  int stop;
+} qword;
+
+typedef struct collect {
+  qword *v;
+  size_t n, cap;
+  int stem_pass;
+  size_t cursor;
+} collect;
+
+static int collect_plain(void *ctx, const char *tok, int n, int start, int end) {
+  collect *c = ctx;
+  if (c->n == c->cap) {
+    c->cap = c->cap ? c->cap * 2 : 16;
+    c->v = cx_xrealloc(c->v, c->cap * sizeof *c->v);
+  }
+  c->v[c->n++] = (qword){cx_xstrndup(tok, (size_t)n), NULL, start, end, 0};
+  return c->n >= 256;
+}
+
+static int collect_stem(void *ctx, const char *tok, int n, int start, int end) {
+  collect *c = ctx;
+  while (c->cursor < c->n && c->v[c->cursor].start < start) c->cursor++;
+  if (c->cursor < c->n && c->v[c->cursor].start == start && c->v[c->cursor].stem == NULL)
+    c->v[c->cursor].stem = cx_xstrndup(tok, (size_t)n);
+  return c->cursor >= c->n;
+}
+
+static void slot_add_alt(cx__qslot *s, const char *term, const char *text, const char *from,
+                         cx__kind kind, double weight, int phrase) {
+  for (size_t i = 0; i < s->nalts; i++)
+    if (strcmp(s->alts[i].term, term) == 0) {
+      if (weight > s->alts[i].weight) s->alts[i].weight = weight;
+      return;
+    }
+  s->alts = cx_xrealloc(s->alts, (s->nalts + 1) * sizeof *s->alts);
+  s->alts[s->nalts++] = (cx__qalt){cx_xstrdup(term), cx_xstrdup(text), cx_xstrdup(from), kind, weight, phrase};
+}
+
+static cx__qslot *add_slot(cx__query *q, const char *word) {
+  if (q->nslots >= CX__MAX_SLOTS) {
+    q->truncated = 1;
+    return NULL;
+  }
+  q->slots = cx_xrealloc(q->slots, (q->nslots + 1) * sizeof *q->slots);
+  cx__qslot *s = &q->slots[q->nslots++];
+  memset(s, 0, sizeof *s);
+  s->word = cx_xstrdup(word);
+  return s;
+}
+
+static int64_t term_df(cx_index *ix, const char *term) {
+  sqlite3_stmt *st = NULL;
+  int64_t df = 0;
+  if (ix->has_postings) {
+    st = cx__stmt(ix, CX__ST_POSTINGS, NULL);
+    if (st == NULL) return 0;
+    sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) df = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return df;
+  }
+  if (sqlite3_prepare_v2(ix->db, "SELECT doc FROM fts_vocab WHERE term = ?1", -1, &st, NULL) !=
+      SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) df = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return df;
+}
+
+/* Synonym groups, loaded once per query from the small synonyms table and
+ * compared as folded word sequences ("information security management system"). */
+typedef struct syn {
+  int64_t grp;
+  char *folded; /* words joined by one space */
+  char *stems;
+  size_t nwords;
+} syn;
+
+typedef struct join_ctx {
+  cx__buf *b;
+  size_t n;
+} join_ctx;
+
+static int join_cb(void *ctx, const char *tok, int n, int start, int end) {
+  join_ctx *j = ctx;
+  if (j->b->n) cx__buf_putc(j->b, ' ');
+  cx__buf_add(j->b, tok, (size_t)n);
+  j->n++;
+  return 0;
+}
+
+static syn *load_synonyms(cx_index *ix, size_t *nsyn) {
+  sqlite3_stmt *st;
+  syn *v = NULL;
+  size_t n = 0;
+  *nsyn = 0;
+  if (sqlite3_prepare_v2(ix->db, "SELECT grp, term FROM synonyms ORDER BY grp, rowid", -1, &st,
+                         NULL) != SQLITE_OK)
+    return NULL;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 1);
+    if (t == NULL) continue;
+    cx__buf f, s;
+    cx__buf_init(&f);
+    cx__buf_init(&s);
+    join_ctx jf = {&f, 0}, js = {&s, 0};
+    cx__tokenize(ix, 0, t, -1, join_cb, &jf);
+    cx__tokenize(ix, 1, t, -1, join_cb, &js);
+    if (jf.n == 0) {
+      cx__buf_destroy(&f);
+      cx__buf_destroy(&s);
+      continue;
+    }
+    v = cx_xrealloc(v, (n + 1) * sizeof *v);
+    v[n++] = (syn){sqlite3_column_int64(st, 0), cx__buf_detach(&f), cx__buf_detach(&s), jf.n};
+  }
+  sqlite3_finalize(st);
+  *nsyn = n;
+  return v;
+}
+
+static void free_synonyms(syn *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].folded);
+    free(v[i].stems);
+  }
+  free(v);
+}
+
+/* Typo candidates for a word the index does not have: words of the corpus
+ * within Damerau-Levenshtein 1 (from 5 letters) or 2 (from 9), closest and
+ * most frequent first. */
+static void add_typos(cx_index *ix, cx__qslot *s, const char *word) {
+  size_t len = strlen(word);
+  if (len < 5) return;
+  for (const char *p = word; *p; p++)
+    if (!isalpha((unsigned char)*p)) return;
+  int k = len >= 9 ? 2 : 1;
+  if (cx__load_words(ix) != 0) return;
+  uint32_t letters = 0;
+  for (const char *p = word; *p; p++) letters |= 1u << (*p - 'a');
+  struct cand {
+    const cx__vword *w;
+    int d;
+  } best[CX__MAX_TYPO_CANDIDATES];
+  size_t nbest = 0;
+  for (size_t i = 0; i < ix->nwords; i++) {
+    const cx__vword *w = &ix->words[i];
+    /* Each edit changes the letter set by at most two letters. */
+    if (__builtin_popcount(w->letters ^ letters) > 2 * k) continue;
+    size_t wl = strlen(w->word);
+    if ((wl > len ? wl - len : len - wl) > (size_t)k) continue;
+    int d = 0;
+    if (cx__damerau_within(word, len, w->word, wl, 0)) continue;
+    if (cx__damerau_within(word, len, w->word, wl, 1)) d = 1;
+    else if (k == 2 && cx__damerau_within(word, len, w->word, wl, 2)) d = 2;
+    else continue;
+    /* Keep the best few: smaller distance, then higher df. */
+    size_t pos = nbest;
+    while (pos > 0 && (best[pos - 1].d > d || (best[pos - 1].d == d && best[pos - 1].w->df < w->df)))
+      pos--;
+    if (pos >= CX__MAX_TYPO_CANDIDATES) continue;
+    if (nbest < CX__MAX_TYPO_CANDIDATES) nbest++;
+    memmove(&best[pos + 1], &best[pos], (nbest - 1 - pos) * sizeof *best);
+    best[pos] = (struct cand){w, d};
+  }
+  for (size_t i = 0; i < nbest; i++)
+    slot_add_alt(s, best[i].w->stem, best[i].w->word, word, CX__K_TYPO, best[i].d == 1 ? W_TYPO1 : W_TYPO2, 0);
+}
+
+/* Prefix completions of the last word: the most frequent corpus words that
+ * start with it. */
+static void add_prefixes(cx_index *ix, cx__qslot *s, const char *word) {
+  size_t len = strlen(word);
+  if (len < 2 || cx__load_words(ix) != 0) return;
+  size_t lo = 0, hi = ix->nwords;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (strcmp(ix->words[mid].word, word) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  const cx__vword *best[CX__MAX_PREFIX_EXPANSIONS];
+  size_t nbest = 0;
+  for (size_t i = lo; i < ix->nwords && strncmp(ix->words[i].word, word, len) == 0; i++) {
+    const cx__vword *w = &ix->words[i];
+    if (strlen(w->word) == len) continue;
+    size_t pos = nbest;
+    while (pos > 0 && best[pos - 1]->df < w->df) pos--;
+    if (pos >= CX__MAX_PREFIX_EXPANSIONS) continue;
+    if (nbest < CX__MAX_PREFIX_EXPANSIONS) nbest++;
+    memmove(&best[pos + 1], &best[pos], (nbest - 1 - pos) * sizeof *best);
+    best[pos] = w;
+  }
+  for (size_t i = 0; i < nbest; i++) slot_add_alt(s, best[i]->stem, best[i]->word, word, CX__K_PREFIX, W_PREFIX, 0);
+}
+
+static int utf8_cut(const char *s, int n) {
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  return n;
+}
+
+int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx__query *q,
+                    cx_err *err) {
+  memset(q, 0, sizeof *q);
+  if (text == NULL) text = "";
+  int n = (int)strlen(text);
+  if (n > CX__MAX_QUERY_BYTES) {
+    n = utf8_cut(text, CX__MAX_QUERY_BYTES);
+    q->truncated = 1;
+  }
+  if (raw) {
+    q->raw_match = cx_xstrndup(text, (size_t)n);
+    return 0;
+  }
+  /* Identifiers first: they are what the person means most precisely. */
+  cx__buf ids;
+  cx__buf_init(&ids);
+  span spans[64];
+  size_t nspans = find_idents(text, (size_t)n, &ids, spans, 64);
+  for (char *line = ids.p; line && *line;) {
+    char *nl = strchr(line, '\n');
+    *nl = '\0';
+    cx__buf stem;
+    cx__buf_init(&stem);
+    cx__stem(ix, line, strlen(line), &stem);
+    if (stem.n && strchr(stem.p, ' ') == NULL) {
+      cx__qslot *s = NULL;
+      for (size_t i = 0; i < q->nslots; i++)
+        if (strcmp(q->slots[i].word, line) == 0) s = &q->slots[i];
+      if (s == NULL) s = add_slot(q, line);
+      if (s) slot_add_alt(s, stem.p, line, line, CX__K_IDENT, W_IDENT, 0);
+    }
+    cx__buf_destroy(&stem);
+    line = nl + 1;
+  }
+  cx__buf_destroy(&ids);
+
+  collect c = {0};
+  cx__tokenize(ix, 0, text, n, collect_plain, &c);
+  cx__tokenize(ix, 1, text, n, collect_stem, &c);
+  /* Drop pieces of identifiers and tokens the stemmer did not see. */
+  size_t kept = 0, nonstop = 0;
+  for (size_t i = 0; i < c.n; i++) {
+    int inside = 0;
+    for (size_t k = 0; k < nspans; k++)
+      if ((size_t)c.v[i].start >= spans[k].start && (size_t)c.v[i].end <= spans[k].end) inside = 1;
+    if (inside || c.v[i].stem == NULL) {
+      free(c.v[i].word);
+      free(c.v[i].stem);
+      continue;
+    }
+    c.v[i].stop = cx__is_stop_word(c.v[i].word, strlen(c.v[i].word));
+    if (!c.v[i].stop) nonstop++;
+    c.v[kept++] = c.v[i];
+  }
+  c.n = kept;
+  int keep_stops = nonstop == 0 && q->nslots == 0;
+  int last_open = n > 0 && is_word_char((unsigned char)text[n - 1]);
+
+  size_t nsyn = 0;
+  syn *syns = load_synonyms(ix, &nsyn);
+  for (size_t i = 0; i < c.n; i++) {
+    qword *w = &c.v[i];
+    int is_last = i + 1 == c.n && last_open && prefix_last;
+    if (w->stop && !keep_stops && !is_last) continue;
+    cx__qslot *s = NULL;
+    for (size_t k = 0; k < q->nslots; k++)
+      if (q->slots[k].alts && q->slots[k].alts[0].kind == CX__K_EXACT &&
+          strcmp(q->slots[k].alts[0].term, w->stem) == 0)
+        s = &q->slots[k];
+    if (s && !is_last) continue;
+    if (s == NULL) {
+      s = add_slot(q, w->word);
+      if (s == NULL) break;
+      s->stop = w->stop;
+      slot_add_alt(s, w->stem, w->word, w->word, CX__K_EXACT, w->stop ? W_STOP : 1.0, 0);
+    }
+    int64_t df = term_df(ix, w->stem);
+    if (df == 0) add_typos(ix, s, w->word);
+    if (is_last) add_prefixes(ix, s, w->word);
+  }
+  /* Synonyms: every run of query words equal to a synonym term adds a slot
+   * whose alternatives are the other terms of its group. */
+  for (size_t i = 0; i < c.n; i++) {
+    for (size_t si = 0; si < nsyn; si++) {
+      if (syns[si].nwords > c.n - i) continue;
+      cx__buf run;
+      cx__buf_init(&run);
+      for (size_t k = 0; k < syns[si].nwords; k++) {
+        if (k) cx__buf_putc(&run, ' ');
+        cx__buf_puts(&run, c.v[i + k].word);
+      }
+      int match = strcmp(run.p, syns[si].folded) == 0;
+      if (match) {
+        cx__qslot *s = NULL;
+        for (size_t k = 0; k < q->nslots; k++)
+          if (strcmp(q->slots[k].word, run.p) == 0 && q->slots[k].nalts &&
+              q->slots[k].alts[0].kind == CX__K_SYNONYM)
+            s = &q->slots[k];
+        if (s == NULL) s = add_slot(q, run.p);
+        for (size_t sj = 0; s && sj < nsyn; sj++)
+          if (syns[sj].grp == syns[si].grp && sj != si && strcmp(syns[sj].stems, syns[si].stems) != 0)
+            slot_add_alt(s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM, W_SYNONYM, syns[sj].nwords > 1);
+        if (s && s->nalts == 0) {
+          /* Every term of the group stems alike: nothing to add. */
+          free(s->word);
+          q->nslots--;
+        }
+      }
+      cx__buf_destroy(&run);
+    }
+  }
+  free_synonyms(syns, nsyn);
+  for (size_t i = 0; i < c.n; i++) {
+    free(c.v[i].word);
+    free(c.v[i].stem);
+  }
+  free(c.v);
+  (void)err;
+  return 0;
+}
+
+void cx__query_destroy(cx__query *q) {
+  for (size_t i = 0; i < q->nslots; i++) {
+    for (size_t j = 0; j < q->slots[i].nalts; j++) {
+      free(q->slots[i].alts[j].term);
+      free(q->slots[i].alts[j].from);
+      free(q->slots[i].alts[j].text);
+    }
+    free(q->slots[i].alts);
+    free(q->slots[i].word);
+  }
+  free(q->slots);
+  free(q->raw_match);
+  memset(q, 0, sizeof *q);
+}
