@@ -231,6 +231,30 @@ static void split(cx__cardctx *c, const char *data, size_t len, size_t base, lay
   lay->body_line0 = it.lineno;
 }
 
+/* Diagnostics of one card in file order (line, then column, then as found):
+ * the header is checked key by key but read top to bottom. */
+typedef struct ranked {
+  cx_diag d;
+  size_t order;
+} ranked;
+
+static int cmp_ranked(const void *pa, const void *pb) {
+  const ranked *a = pa, *b = pb;
+  if (a->d.line != b->d.line) return a->d.line < b->d.line ? -1 : 1;
+  if (a->d.col != b->d.col) return a->d.col < b->d.col ? -1 : 1;
+  return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static void sort_diags(cx_diags *d, size_t from) {
+  if (d == NULL || d->n - from < 2) return;
+  size_t n = d->n - from;
+  ranked *r = cx_xmalloc(n * sizeof *r);
+  for (size_t i = 0; i < n; i++) r[i].d = d->v[from + i], r[i].order = i;
+  qsort(r, n, sizeof *r, cmp_ranked);
+  for (size_t i = 0; i < n; i++) d->v[from + i] = r[i].d;
+  free(r);
+}
+
 /* ---- parse / load / free ------------------------------------------------- */
 
 int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse_opts *opts,
@@ -240,6 +264,7 @@ int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse
   if (data == NULL) data = "";
   size_t max = opts && opts->max_bytes ? opts->max_bytes : CX_DEFAULT_MAX_CARD_BYTES;
   cx__cardctx c = {path, diags, 0, 1000};
+  size_t first_diag = diags ? diags->n : 0;
   if (opts && opts->max_alias_expansions > 0) c.max_alias_expansions = opts->max_alias_expansions;
   else if (opts && opts->max_alias_expansions < 0) c.max_alias_expansions = 0;
 
@@ -286,6 +311,7 @@ int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse
   }
   if (b >= len) b = len; /* trailing blanks only: an empty body */
   cx__card_body(&c, data + b, len - b, line0, card);
+  sort_diags(diags, first_diag);
 
   if (c.nerrors > 0) {
     cx_card_free(card);

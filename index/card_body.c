@@ -270,7 +270,8 @@ void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_car
   size_t k = 0;
   while (k < len && (md[k] == ' ' || md[k] == '\t' || md[k] == '\n' || md[k] == '\r')) k++;
   if (k == len) {
-    cx__card_warn(c, line0 + 1, 1,
+    if (c->nerrors == 0) /* after a missing separator, the empty body is no news */
+      cx__card_warn(c, line0 + 1, 1,
                   "the body is empty; write the answer in Markdown after the `---` line");
     return;
   }

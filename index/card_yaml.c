@@ -269,28 +269,56 @@ static void on_end(builder *b) {
   b->stack_anchor[b->depth] = NULL;
 }
 
-static void report_yaml_error(builder *b, const yaml_parser_t *p) {
-  int line, col;
-  if (p->error == YAML_READER_ERROR) {
-    line = 0, col = 0; /* not reached: the bytes were validated before */
-  } else {
-    line = mark_line(b, p->problem_mark);
-    col = mark_col(p->problem_mark);
+/* The character at a libyaml mark (line, column in characters) of the
+ * header text, or '\0' past its end: what a scanner error tripped on. */
+static char char_at(const char *yaml, size_t len, yaml_mark_t m) {
+  size_t i = 0, line = 0, col = 0;
+  while (i < len && line < m.line) {
+    if (yaml[i] == '\n' || (yaml[i] == '\r' && !(i + 1 < len && yaml[i + 1] == '\n'))) line++;
+    i++;
   }
-  const char *problem = p->problem ? p->problem : "unknown problem";
+  while (i < len && col < m.column) {
+    i++;
+    while (i < len && ((unsigned char)yaml[i] & 0xC0) == 0x80) i++;
+    col++;
+  }
+  return i < len ? yaml[i] : '\0';
+}
+
+static void report_yaml_error(builder *b, const yaml_parser_t *p, const char *yaml, size_t len) {
   if (p->error == YAML_MEMORY_ERROR) {
     fprintf(stderr, "cardex: out of memory in libyaml\n");
     abort();
   }
-  if (p->context)
-    cx__card_error(b->c, line, col,
-                   "malformed YAML in the header: %s (%s on line %d); check the "
-                   "indentation and quoting there",
-                   problem, p->context, mark_line(b, p->context_mark));
+  const char *problem = p->problem ? p->problem : "unknown problem";
+  const char *context = p->context;
+  yaml_mark_t at = p->problem_mark;
+  if (p->error == YAML_READER_ERROR) { /* not reached: the bytes were validated before */
+    cx__card_error(b->c, 0, 0, "the header is not readable text: %s", problem);
+    return;
+  }
+  if (context && strstr(context, "quoted scalar") && strstr(problem, "end of stream")) {
+    /* The end of the header says nothing; the opening quote does. */
+    cx__card_error(b->c, mark_line(b, p->context_mark), mark_col(p->context_mark),
+                   "malformed YAML in the header: this quoted string is never closed; add "
+                   "the closing quote");
+    return;
+  }
+  const char *hint = "check the indentation and quoting there";
+  char ch = char_at(yaml, len, at);
+  if (strstr(problem, "document start"))
+    hint = "a line `...` ends the header's YAML early: remove it";
+  else if (ch == '\t')
+    hint = "YAML indentation must use spaces, not tabs";
+  else if (strstr(problem, "cannot start any token") && (ch == '@' || ch == '`'))
+    hint = "a value cannot start with `@` or a backquote: put it in quotes";
+  if (context)
+    cx__card_error(b->c, mark_line(b, at), mark_col(at),
+                   "malformed YAML in the header: %s (%s on line %d); %s", problem, context,
+                   mark_line(b, p->context_mark), hint);
   else
-    cx__card_error(b->c, line, col,
-                   "malformed YAML in the header: %s; check the indentation and quoting there",
-                   problem);
+    cx__card_error(b->c, mark_line(b, at), mark_col(at), "malformed YAML in the header: %s; %s",
+                   problem, hint);
 }
 
 /* Returns the root node (caller frees), or NULL after reporting an error or
@@ -313,7 +341,7 @@ static ynode *build_tree(cx__cardctx *c, const char *yaml, size_t len, int line0
   while (!done && !b.failed) {
     yaml_event_t e;
     if (!yaml_parser_parse(&p, &e)) {
-      report_yaml_error(&b, &p);
+      report_yaml_error(&b, &p, yaml, len);
       b.failed = 1;
       break;
     }
@@ -528,14 +556,14 @@ static void each_pair(cx__cardctx *c, cx_card *card, const ynode *m, const char 
   for (size_t i = 0; i + 1 < m->n; i += 2) {
     const ynode *k = m->kids[i], *v = m->kids[i + 1];
     if (k->kind != Y_SCALAR) {
-      cx__card_error(c, k->line, k->col, "a key in %s must be a plain name, got %s", what,
+      cx__card_error(c, k->line, k->col, "a %s key must be a plain name, got %s", what,
                      kind_name(k));
       continue;
     }
     json_t *first = json_object_get(seen, k->value);
     if (first != NULL) {
-      cx__card_error(c, k->line, k->col, "duplicate key `%s` in %s (first on line %d); remove one",
-                     k->value, what, (int)json_integer_value(first));
+      cx__card_error(c, k->line, k->col, "duplicate %s key `%s` (first on line %d); remove one",
+                     what, k->value, (int)json_integer_value(first));
       continue;
     }
     json_object_set_new(seen, k->value, json_integer(k->line));
@@ -577,6 +605,8 @@ static void want_sources(cx__cardctx *c, cx_card *card, const ynode *v) {
     const ynode *it = v->kids[i];
     char where[48];
     snprintf(where, sizeof where, "sources[%zu]", i);
+    char what[64];
+    snprintf(what, sizeof what, "`%s`", where);
     if (it->kind != Y_MAP) {
       cx__card_error(c, it->line, it->col,
                      "`%s` must be a mapping with title, id and locator, got %s", where,
@@ -585,7 +615,7 @@ static void want_sources(cx__cardctx *c, cx_card *card, const ynode *v) {
     }
     cx_source *s = &card->sources[card->nsources++];
     item_arg a = {where, {&s->title, &s->id, &s->locator}};
-    each_pair(c, card, it, where, item_pair, &a);
+    each_pair(c, card, it, what, item_pair, &a);
     if (!s->title && !s->id && !s->locator)
       cx__card_error(c, it->line, it->col, "`%s` has none of title, id, locator; fill them in",
                      where);
@@ -605,6 +635,8 @@ static void want_actions(cx__cardctx *c, cx_card *card, const ynode *v) {
     const ynode *it = v->kids[i];
     char where[48];
     snprintf(where, sizeof where, "ui.actions[%zu]", i);
+    char what[64];
+    snprintf(what, sizeof what, "`%s`", where);
     if (it->kind != Y_MAP) {
       cx__card_error(c, it->line, it->col,
                      "`%s` must be a mapping with type, target and label, got %s", where,
@@ -613,7 +645,7 @@ static void want_actions(cx__cardctx *c, cx_card *card, const ynode *v) {
     }
     cx_action *x = &card->actions[card->nactions++];
     item_arg a = {where, {&x->type, &x->target, &x->label}};
-    each_pair(c, card, it, where, item_pair, &a);
+    each_pair(c, card, it, what, item_pair, &a);
     if (x->type == NULL)
       cx__card_error(c, it->line, it->col, "`%s` has no `type`; say what the action does "
                      "(e.g. `type: \"start_workflow\"`)", where);
@@ -703,7 +735,7 @@ void cx__card_header(cx__cardctx *c, const char *yaml, size_t len, int line0, cx
     return;
   }
   header_seen seen = {NULL, NULL};
-  each_pair(c, card, root, "the header", header_pair, &seen);
+  each_pair(c, card, root, "header", header_pair, &seen);
 
   if (seen.id == NULL)
     cx__card_error(c, root->line, root->col,
