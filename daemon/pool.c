@@ -1,0 +1,94 @@
+/* pool.c — worker threads: libuv's thread pool, each thread with its own read-only cx_index. */
+#include "cardexd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* One per worker thread that ever ran a query. The thread owns it while it
+ * runs; the list lets the main thread close them all at exit, when no work
+ * can run any more. */
+typedef struct worker_slot {
+  cx_index *ix;
+  uint64_t gen;
+  struct worker_slot *next;
+} worker_slot;
+
+static uv_mutex_t slots_lock;
+static uv_once_t slots_once = UV_ONCE_INIT;
+static worker_slot *slots;
+static _Thread_local worker_slot *tl_slot;
+
+static void slots_init(void) {
+  if (uv_mutex_init(&slots_lock) != 0) abort();
+}
+
+int cxd_pool_configure(int threads) {
+  char n[24];
+  if (threads > 0) {
+    snprintf(n, sizeof n, "%d", threads);
+    setenv("UV_THREADPOOL_SIZE", n, 1);
+  } else if (getenv("UV_THREADPOOL_SIZE") == NULL) {
+    /* Queries are CPU-bound: one thread per core. libuv's default of 4 would
+     * only add context switches on a 2-core machine. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(n, sizeof n, "%ld", cores > 0 ? cores : 2);
+    setenv("UV_THREADPOOL_SIZE", n, 1);
+  }
+  int size = atoi(getenv("UV_THREADPOOL_SIZE"));
+  return size < 1 ? 1 : size > 1024 ? 1024 : size;
+}
+
+/* This thread's index for generation ref, reopened when a reload published a
+ * newer one. A query already running elsewhere keeps its own connection to
+ * the old file, which stays readable after the rename that replaced it. */
+static cx_index *thread_index(const cxd_index_ref *ref, int64_t limit_us, int *rc,
+                              cx_err *err) {
+  if (tl_slot == NULL) {
+    uv_once(&slots_once, slots_init);
+    tl_slot = cx_xcalloc(1, sizeof *tl_slot);
+    uv_mutex_lock(&slots_lock);
+    tl_slot->next = slots;
+    slots = tl_slot;
+    uv_mutex_unlock(&slots_lock);
+  }
+  if (tl_slot->ix && tl_slot->gen == ref->gen) return tl_slot->ix;
+  cx_index_close(tl_slot->ix);
+  tl_slot->ix = NULL;
+  *rc = cx_index_open(ref->path, &tl_slot->ix, err);
+  if (*rc != 0) {
+    tl_slot->ix = NULL;
+    return NULL;
+  }
+  cx_index_set_time_limit(tl_slot->ix, limit_us);
+  tl_slot->gen = ref->gen;
+  return tl_slot->ix;
+}
+
+static void work_cb(uv_work_t *w) {
+  cxd_req *r = w->data;
+  cx_err err = {0};
+  int rc = 0;
+  r->ix = thread_index(r->ixref, (int64_t)r->srv->opt.query_timeout_ms * 1000, &rc, &err);
+  cxd_rpc_run_on_worker(r, rc, &err);
+  r->ix = NULL;
+}
+
+static void after_work_cb(uv_work_t *w, int status) { cxd_rpc_worker_done(w->data, status); }
+
+int cxd_pool_submit(cxd_req *r) {
+  r->work.data = r;
+  return uv_queue_work(r->srv->loop, &r->work, work_cb, after_work_cb);
+}
+
+void cxd_pool_shutdown(void) {
+  uv_once(&slots_once, slots_init);
+  uv_mutex_lock(&slots_lock);
+  while (slots) {
+    worker_slot *s = slots;
+    slots = s->next;
+    cx_index_close(s->ix);
+    free(s);
+  }
+  uv_mutex_unlock(&slots_lock);
+}

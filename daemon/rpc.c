@@ -1,0 +1,273 @@
+/* rpc.c — the JSON-RPC 2.0 envelope: parse a line, validate, dispatch, write replies. */
+#include "cardexd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int dump_cb(const char *buf, size_t size, void *data) {
+  cx__buf_add(data, buf, size);
+  return 0;
+}
+
+static void put_json(cx__buf *out, const json_t *j) {
+  json_dump_callback(j, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+}
+
+/* Messages may quote what a client sent (jansson's "near '…'"), which need not
+ * be UTF-8; the reply must be, so such bytes become '?'. */
+static void put_string(cx__buf *out, const char *s) {
+  json_t *j = json_string(s);
+  if (j == NULL) {
+    char *copy = cx_xstrdup(s);
+    for (unsigned char *p = (unsigned char *)copy; *p; p++)
+      if (*p >= 0x80) *p = '?';
+    j = json_string(copy);
+    free(copy);
+  }
+  put_json(out, j);
+  json_decref(j);
+}
+
+static void put_head(cx__buf *out, json_t *id) {
+  cx__buf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":");
+  if (id) put_json(out, id);
+  else cx__buf_puts(out, "null");
+}
+
+void cxd_rpc_write_result(cx__buf *out, json_t *id, json_t *result) {
+  put_head(out, id);
+  cx__buf_puts(out, ",\"result\":");
+  put_json(out, result);
+  cx__buf_puts(out, "}\n");
+}
+
+void cxd_rpc_write_error(cx__buf *out, json_t *id, const cxd_error *err) {
+  put_head(out, id);
+  cx__buf_printf(out, ",\"error\":{\"code\":%d,\"message\":", err->code);
+  put_string(out, err->message);
+  if (err->data) {
+    cx__buf_puts(out, ",\"data\":");
+    put_json(out, err->data);
+  }
+  cx__buf_puts(out, "}}\n");
+}
+
+static void req_free(cxd_req *r) {
+  if (r->prep && r->method && r->method->release) r->method->release(r->prep);
+  json_decref(r->id);
+  json_decref(r->params);
+  cx__buf_destroy(&r->line);
+  cxd_index_ref_release(r->ixref);
+  cxd_conn_unref(r->conn);
+  free(r);
+}
+
+static void account(cxd_server *srv, const cxd_req *r, int failed) {
+  srv->requests++;
+  if (failed) srv->errors++;
+  cxd_hist_add(&srv->latency, (uv_hrtime() - r->start_ns) / 1000);
+}
+
+/* Ends a request on the loop: sends line (if any), counts it, frees it. */
+static void req_done(cxd_req *r, int failed) {
+  cxd_conn *c = r->conn;
+  account(r->srv, r, failed);
+  if (r->counted) c->inflight--;
+  if (r->counted) cxd_conn_request_done(c);
+  req_free(r);
+}
+
+void cxd_req_finish(cxd_req *r, json_t *result, cxd_error *err) {
+  if (r->id) {
+    cx__buf *out = cxd_conn_outbuf(r->conn);
+    if (out && result) cxd_rpc_write_result(out, r->id, result);
+    else if (out) cxd_rpc_write_error(out, r->id, err);
+  }
+  json_decref(result);
+  req_done(r, result == NULL);
+}
+
+/* A reply to a line that never became a request (bad JSON, bad envelope). */
+static void reply_now(cxd_conn *c, json_t *id, cxd_error *err, uint64_t start_ns) {
+  cx__buf *out = cxd_conn_outbuf(c);
+  if (out) cxd_rpc_write_error(out, id, err);
+  cxd_server *srv = c->srv;
+  srv->requests++;
+  srv->errors++;
+  cxd_hist_add(&srv->latency, (uv_hrtime() - start_ns) / 1000);
+  cxd_error_clear(err);
+}
+
+static int invalid(cxd_error *err, const char *reason) {
+  return cxd_error_set(err, CXD_INVALID_REQUEST, json_pack("{s:s}", "reason", reason),
+                       "invalid request: %s", reason);
+}
+
+void cxd_rpc_handle_line(cxd_conn *c, const char *line, size_t len) {
+  cxd_server *srv = c->srv;
+  if (len && line[len - 1] == '\r') len--;
+  size_t i = 0;
+  while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
+  if (i == len) return; /* blank lines are allowed between requests */
+
+  uint64_t start = uv_hrtime();
+  cxd_error err = {0};
+  json_t *id = NULL;
+  json_error_t je;
+  json_t *msg = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+  if (msg == NULL) {
+    cxd_error_set(&err, CXD_PARSE_ERROR,
+                  json_pack("{s:i,s:i}", "line", je.line, "column", je.column),
+                  "parse error: %s", je.text);
+    reply_now(c, NULL, &err, start);
+    return;
+  }
+  if (json_is_array(msg)) {
+    invalid(&err, "batches (JSON arrays) are not supported; send one request object per line");
+    goto bad;
+  }
+  if (!json_is_object(msg)) {
+    invalid(&err, "a request must be a JSON object");
+    goto bad;
+  }
+  id = json_object_get(msg, "id");
+  if (id && !json_is_string(id) && !json_is_number(id)) {
+    id = NULL;
+    invalid(&err, "`id` must be a number or a string");
+    goto bad;
+  }
+  json_t *version = json_object_get(msg, "jsonrpc");
+  if (!json_is_string(version) || strcmp(json_string_value(version), "2.0") != 0) {
+    invalid(&err, "`jsonrpc` must be \"2.0\"");
+    goto bad_id;
+  }
+  json_t *jmethod = json_object_get(msg, "method");
+  if (!json_is_string(jmethod)) {
+    invalid(&err, jmethod ? "`method` must be a string" : "`method` is missing");
+    goto bad_id;
+  }
+  const char *name = json_string_value(jmethod);
+  const cxd_method *m = cxd_method_find(name);
+  if (m == NULL) {
+    cxd_error_set(&err, CXD_METHOD_NOT_FOUND, json_pack("{s:s}", "method", name),
+                  "method not found: %s (methods: search, answer, get, suggest, related, "
+                  "stats, ping, reload)", name);
+    goto bad_id;
+  }
+  json_t *params = json_object_get(msg, "params");
+  if (params && json_is_null(params)) params = NULL;
+  if (params && !json_is_object(params)) {
+    cxd_error_param(&err, "params", "invalid params: `params` must be an object");
+    goto bad_id;
+  }
+
+  cxd_req *r = cx_xcalloc(1, sizeof *r);
+  r->srv = srv;
+  r->conn = c;
+  cxd_conn_ref(c);
+  r->method = m;
+  r->id = json_incref(id);
+  r->params = json_incref(params);
+  r->start_ns = start;
+  cx__buf_init(&r->line);
+  json_decref(msg);
+
+  if (m->on_worker) {
+    if (srv->inflight >= srv->opt.max_inflight) {
+      srv->overloads++;
+      cxd_error_set(&err, CXD_OVERLOADED, json_pack("{s:i}", "limit", srv->opt.max_inflight),
+                    "overloaded: %d queries are in flight (the daemon's --max-inflight); "
+                    "retry later", srv->opt.max_inflight);
+      cxd_req_finish(r, NULL, &err);
+      cxd_error_clear(&err);
+      return;
+    }
+    r->ixref = cxd_index_ref_acquire(srv->ix);
+    r->counted = 1;
+    srv->inflight++;
+    c->inflight++;
+    int rc = cxd_pool_submit(r);
+    if (rc != 0) {
+      srv->inflight--;
+      cxd_error_set(&err, CXD_INTERNAL_ERROR, json_pack("{s:s}", "reason", uv_strerror(rc)),
+                    "internal error: cannot queue the query: %s", uv_strerror(rc));
+      cxd_req_finish(r, NULL, &err);
+      cxd_error_clear(&err);
+    }
+    return;
+  }
+
+  json_t *result = NULL;
+  int rc = m->check ? m->check(r, &err) : 0;
+  if (rc == 0) rc = m->run(r, &result, &err);
+  if (rc == CXD_PENDING) {
+    r->counted = 1;
+    c->inflight++;
+    return;
+  }
+  cxd_req_finish(r, rc == 0 ? result : NULL, &err);
+  cxd_error_clear(&err);
+  return;
+
+bad_id:
+  /* A request without id is a notification: its errors are not answered,
+   * but only once the envelope says it is a request at all. */
+  if (id == NULL && json_is_string(json_object_get(msg, "jsonrpc")) &&
+      json_is_string(json_object_get(msg, "method"))) {
+    cxd_log(CXD_LOG_DEBUG, "connection %llu: notification failed: %s",
+            (unsigned long long)c->id, err.message);
+    c->srv->requests++;
+    c->srv->errors++;
+    cxd_error_clear(&err);
+    json_decref(msg);
+    return;
+  }
+bad:
+  id = json_incref(id);
+  json_decref(msg);
+  reply_now(c, id, &err, start);
+  json_decref(id);
+}
+
+void cxd_rpc_run_on_worker(cxd_req *r, int open_rc, const cx_err *open_err) {
+  cxd_error err = {0};
+  json_t *result = NULL;
+  int rc;
+  if (r->ix == NULL) {
+    rc = cxd_error_set(&err, CXD_INTERNAL_ERROR,
+                       json_pack("{s:s}", "reason", open_err->msg[0] ? open_err->msg
+                                                                     : cx_strerror(open_rc)),
+                       "internal error: cannot open the index: %s",
+                       open_err->msg[0] ? open_err->msg : cx_strerror(open_rc));
+  } else {
+    rc = r->method->check ? r->method->check(r, &err) : 0;
+    if (rc == 0) rc = r->method->run(r, &result, &err);
+  }
+  r->failed = rc != 0;
+  if (r->id) {
+    if (rc == 0) cxd_rpc_write_result(&r->line, r->id, result);
+    else cxd_rpc_write_error(&r->line, r->id, &err);
+  }
+  json_decref(result);
+  cxd_error_clear(&err);
+  /* prep may borrow from params and hold engine state: free it here, on the
+   * thread that made it, so the loop does as little as possible. */
+  if (r->prep && r->method->release) r->method->release(r->prep);
+  r->prep = NULL;
+}
+
+void cxd_rpc_worker_done(cxd_req *r, int status) {
+  cxd_server *srv = r->srv;
+  srv->inflight--;
+  if (status != 0 && r->id) { /* never cancelled today; answer rather than drop */
+    cxd_error err = {0};
+    cxd_error_set(&err, CXD_INTERNAL_ERROR, json_pack("{s:s}", "reason", uv_strerror(status)),
+                  "internal error: the query did not run: %s", uv_strerror(status));
+    r->line.n = 0;
+    cxd_rpc_write_error(&r->line, r->id, &err);
+    cxd_error_clear(&err);
+    r->failed = 1;
+  }
+  if (r->line.n) cxd_conn_send(r->conn, r->line.p, r->line.n);
+  req_done(r, r->failed);
+}
