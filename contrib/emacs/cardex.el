@@ -26,8 +26,9 @@
   :group 'tools)
 
 (defcustom cardex-socket nil
-  "Path of cardexd's socket; nil means the default the daemon uses:
-$CARDEX_SOCKET, else $XDG_RUNTIME_DIR/cardex/cardex.sock, else /tmp/cardex-UID/cardex.sock."
+  "Path of cardexd's socket; nil means the default the daemon uses.
+That is $CARDEX_SOCKET, else $XDG_RUNTIME_DIR/cardex/cardex.sock,
+else /tmp/cardex-UID/cardex.sock."
   :type '(choice (const :tag "Default" nil) file))
 
 (defcustom cardex-timeout 5
