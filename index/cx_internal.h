@@ -99,4 +99,12 @@ void cx__ident_tokens(const char *ident, cx__buf *out);
 /* The compact clause token of one clause path ("6.1.2" -> "c6x1x2"). */
 void cx__clause_token(const char *clause, size_t len, cx__buf *out);
 
+/* The query engine's precomputed tables (cx_postings: per-term block postings
+ * with impacts; cx_words: words and their stems), built from the finished FTS
+ * index (rank_postings.c). The builder calls it once, after the last FTS
+ * insert and before commit; without it each cx_index_open of a small index
+ * builds them in memory, and a large index is served by the slow plan. */
+struct sqlite3;
+int cx__engine_post_build(struct sqlite3 *db, cx_err *err);
+
 #endif

@@ -108,7 +108,7 @@ void cx__stem(cx_index *ix, const char *word, size_t n, cx__buf *out) {
   cx__tokenize(ix, 1, word, (int)n, stem_cb, out);
 }
 
-static int make_tokenizers(cx_index *ix, cx_err *err) {
+int cx__engine_tokenizers(cx_index *ix, cx_err *err) {
   static const char *porter_args[] = {"unicode61", "remove_diacritics", "2"};
   static const char *plain_args[] = {"remove_diacritics", "2"};
   ix->fts5 = get_fts5(ix->db);
@@ -121,6 +121,12 @@ static int make_tokenizers(cx_index *ix, cx_err *err) {
       ix->plain_api.xCreate(ix->plain_ud, plain_args, 2, &ix->plain) != SQLITE_OK)
     return cx_err_set(err, CX_ESQLITE, "", "%s: cannot create the FTS5 tokenizers", ix->path);
   return 0;
+}
+
+void cx__engine_tokenizers_free(cx_index *ix) {
+  if (ix->porter) ix->porter_api.xDelete(ix->porter);
+  if (ix->plain) ix->plain_api.xDelete(ix->plain);
+  ix->porter = ix->plain = NULL;
 }
 
 static int table_exists(sqlite3 *db, const char *name) {
@@ -185,10 +191,17 @@ int cx_index_open(const char *path, cx_index **out, cx_err *err) {
                     ix->db ? sqlite3_errmsg(ix->db) : "out of memory", path);
     goto fail;
   }
-  sqlite3_exec(ix->db, "PRAGMA query_only=1; PRAGMA cache_size=-32768;", NULL, NULL, NULL);
+  sqlite3_exec(ix->db, "PRAGMA cache_size=-32768;", NULL, NULL, NULL);
   if ((rc = check_schema(ix, err)) != 0) goto fail;
-  if ((rc = make_tokenizers(ix, err)) != 0) goto fail;
+  if ((rc = cx__engine_tokenizers(ix, err)) != 0) goto fail;
   if ((rc = load_stats(ix, err)) != 0) goto fail;
+  /* An index built without the engine's tables (an older builder) gets them
+   * in this connection's temp schema when that is cheap enough; a large one
+   * is served by the slower FTS5 plan. */
+  if (!ix->has_postings && ix->ncards <= CX__TEMP_TABLES_MAX_CARDS) {
+    if ((rc = cx__engine_build_tables(ix->db, "temp", err)) != 0) goto fail;
+    ix->has_postings = 1;
+  }
   *out = ix;
   return 0;
 fail:
@@ -200,13 +213,13 @@ void cx_index_close(cx_index *ix) {
   if (ix == NULL) return;
   cx__plist_cache_clear(ix);
   for (int i = 0; i < CX__ST_N; i++) sqlite3_finalize(ix->st[i]);
-  if (ix->porter) ix->porter_api.xDelete(ix->porter);
-  if (ix->plain) ix->plain_api.xDelete(ix->plain);
+  cx__engine_tokenizers_free(ix);
   for (size_t i = 0; i < ix->nwords; i++) {
     free(ix->words[i].word);
     free(ix->words[i].stem);
   }
   free(ix->words);
+  cx__free_synonyms(ix->syns, ix->nsyns);
   for (size_t i = 0; i < ix->nfilters; i++) {
     free(ix->filters[i].key);
     free(ix->filters[i].bits);

@@ -36,6 +36,15 @@ typedef struct cx__vword {
   uint32_t letters;
 } cx__vword;
 
+/* A synonym term as folded words and as stems, joined by one space. */
+typedef struct cx__syn {
+  int64_t grp;
+  char *folded;
+  char *stems;
+  size_t nwords;
+} cx__syn;
+void cx__free_synonyms(cx__syn *v, size_t n);
+
 /* A cached filter: the set of rowids having a pack or a tag. */
 typedef struct cx__filter_cache {
   char *key; /* "p:ISO27001:2022" or "t:Workflow" */
@@ -65,6 +74,9 @@ struct cx_index {
   cx__vword *words;
   size_t nwords;
   int words_loaded;
+  cx__syn *syns;
+  size_t nsyns;
+  int syn_loaded;
   /* filter bitsets */
   cx__filter_cache filters[32];
   size_t nfilters, next_filter;
@@ -85,6 +97,10 @@ int cx__tokenize(cx_index *ix, int stem, const char *text, int n, cx__token_cb c
 /* The stem of one word (as the index would store it) into out. */
 void cx__stem(cx_index *ix, const char *word, size_t n, cx__buf *out);
 int cx__load_words(cx_index *ix);
+int cx__engine_tokenizers(cx_index *ix, cx_err *err);
+void cx__engine_tokenizers_free(cx_index *ix);
+/* Up to this many cards, an index lacking cx_postings gets them at open. */
+#define CX__TEMP_TABLES_MAX_CARDS 20000
 /* Bitset of rowids for a pack ('p') or capability tag ('t'); borrowed. */
 const uint64_t *cx__filter_bits(cx_index *ix, char kind, const char *name, cx_err *err);
 
@@ -173,8 +189,8 @@ int cx__rank_naive(cx_index *ix, const char *text, size_t k, int64_t *rowids,
                    size_t *n, cx_err *err);
 void cx__plist_cache_clear(cx_index *ix);
 
-/* Builds the engine's tables (cx_postings, cx_words, cx_stats) in dst from the
- * FTS index of src (same handle after a build). */
-int cx__engine_build_tables(sqlite3 *src, sqlite3 *dst, const char *dst_schema, cx_err *err);
+/* Builds the engine's tables (cx_postings, cx_words) in schema ("main" after
+ * a build, "temp" at open) from the FTS index of db's main schema. */
+int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err);
 
 #endif

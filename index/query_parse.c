@@ -351,12 +351,7 @@ static int64_t term_df(cx_index *ix, const char *term) {
 
 /* Synonym groups, loaded once per query from the small synonyms table and
  * compared as folded word sequences ("information security management system"). */
-typedef struct syn {
-  int64_t grp;
-  char *folded; /* words joined by one space */
-  char *stems;
-  size_t nwords;
-} syn;
+typedef cx__syn syn;
 
 typedef struct join_ctx {
   cx__buf *b;
@@ -375,6 +370,11 @@ static syn *load_synonyms(cx_index *ix, size_t *nsyn) {
   sqlite3_stmt *st;
   syn *v = NULL;
   size_t n = 0;
+  if (ix->syn_loaded) {
+    *nsyn = ix->nsyns;
+    return ix->syns;
+  }
+  ix->syn_loaded = 1;
   *nsyn = 0;
   if (sqlite3_prepare_v2(ix->db, "SELECT grp, term FROM synonyms ORDER BY grp, rowid", -1, &st,
                          NULL) != SQLITE_OK)
@@ -398,10 +398,12 @@ static syn *load_synonyms(cx_index *ix, size_t *nsyn) {
   }
   sqlite3_finalize(st);
   *nsyn = n;
+  ix->syns = v;
+  ix->nsyns = n;
   return v;
 }
 
-static void free_synonyms(syn *v, size_t n) {
+void cx__free_synonyms(cx__syn *v, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(v[i].folded);
     free(v[i].stems);
@@ -566,6 +568,10 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
   for (size_t i = 0; i < c.n; i++) {
     for (size_t si = 0; si < nsyn; si++) {
       if (syns[si].nwords > c.n - i) continue;
+      size_t wl = strlen(c.v[i].word);
+      if (strncmp(syns[si].folded, c.v[i].word, wl) != 0 ||
+          (syns[si].folded[wl] != ' ' && syns[si].folded[wl] != '\0'))
+        continue;
       cx__buf run;
       cx__buf_init(&run);
       for (size_t k = 0; k < syns[si].nwords; k++) {
@@ -592,7 +598,6 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
       cx__buf_destroy(&run);
     }
   }
-  free_synonyms(syns, nsyn);
   for (size_t i = 0; i < c.n; i++) {
     free(c.v[i].word);
     free(c.v[i].stem);

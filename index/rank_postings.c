@@ -1,15 +1,705 @@
-/* rank_postings.c — the fast plan: impact-ordered postings with MaxScore pruning. */
+/* rank_postings.c — the fast plan: the engine's own block postings with MaxScore pruning.
+ *
+ * At build time (cx__engine_post_build) every term of the FTS index gets a
+ * row in cx_postings: its card rowids in order, each with the one-byte impact
+ * q that cx__impact computes (the same numbers the cx_rank auxiliary function
+ * computes from FTS5 at query time), cut into blocks of CX__BLOCK postings
+ * with a directory of (last rowid, offset, block max q). A query then reads
+ * the rare terms' lists and only seeks into the common terms' lists at the
+ * candidates, skipping whole blocks whose best possible score cannot enter the
+ * top k. The result is exactly the exhaustive ranking (bench checks it).
+ */
 #include "rank_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define CX__BLOCK 128
+#define DIR_ENTRY 9 /* u32 last rowid, u32 payload offset, u8 max q */
+
+/* ---- encoding ---- */
+
+static void put_varint(cx__buf *b, uint64_t v) {
+  unsigned char tmp[10];
+  int n = 0;
+  do {
+    tmp[n++] = (unsigned char)(v & 0x7f);
+    v >>= 7;
+  } while (v);
+  for (int i = n - 1; i >= 0; i--) cx__buf_putc(b, (char)(tmp[i] | (i ? 0x80 : 0)));
+}
+
+static const unsigned char *get_varint(const unsigned char *p, const unsigned char *end, uint64_t *v) {
+  uint64_t x = 0;
+  while (p < end) {
+    unsigned char c = *p++;
+    x = (x << 7) | (c & 0x7f);
+    if (!(c & 0x80)) break;
+  }
+  *v = x;
+  return p;
+}
+
+static void put_u32(cx__buf *b, uint32_t v) {
+  unsigned char t[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                        (unsigned char)(v >> 24)};
+  cx__buf_add(b, (const char *)t, 4);
+}
+
+static uint32_t get_u32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+typedef struct plist_builder {
+  int64_t *rowid;
+  unsigned char *q;
+  size_t n, cap;
+} plist_builder;
+
+static void pb_add(plist_builder *pb, int64_t rowid, int q) {
+  if (pb->n == pb->cap) {
+    pb->cap = pb->cap ? pb->cap * 2 : 256;
+    pb->rowid = cx_xrealloc(pb->rowid, pb->cap * sizeof *pb->rowid);
+    pb->q = cx_xrealloc(pb->q, pb->cap);
+  }
+  pb->rowid[pb->n] = rowid;
+  pb->q[pb->n++] = (unsigned char)q;
+}
+
+/* Encodes the list as [varint nblocks][directory][payload]. */
+static void pb_encode(const plist_builder *pb, cx__buf *out, int *maxq) {
+  size_t nblocks = (pb->n + CX__BLOCK - 1) / CX__BLOCK;
+  cx__buf dir, pay;
+  cx__buf_init(&dir);
+  cx__buf_init(&pay);
+  *maxq = 0;
+  int64_t prev = 0;
+  for (size_t b = 0; b < nblocks; b++) {
+    size_t lo = b * CX__BLOCK, hi = lo + CX__BLOCK < pb->n ? lo + CX__BLOCK : pb->n;
+    uint32_t off = (uint32_t)pay.n;
+    int bmax = 0;
+    for (size_t i = lo; i < hi; i++) {
+      put_varint(&pay, (uint64_t)(pb->rowid[i] - prev));
+      cx__buf_putc(&pay, (char)pb->q[i]);
+      prev = pb->rowid[i];
+      if (pb->q[i] > bmax) bmax = pb->q[i];
+    }
+    put_u32(&dir, (uint32_t)pb->rowid[hi - 1]);
+    put_u32(&dir, off);
+    cx__buf_putc(&dir, (char)bmax);
+    if (bmax > *maxq) *maxq = bmax;
+  }
+  cx__buf_init(out);
+  put_varint(out, nblocks);
+  if (dir.n) cx__buf_add(out, dir.p, dir.n);
+  if (pay.n) cx__buf_add(out, pay.p, pay.n);
+  cx__buf_destroy(&dir);
+  cx__buf_destroy(&pay);
+}
+
+/* ---- building the tables ---- */
+
+/* SQLite's varint, as FTS5 stores column sizes in fts_docsize. */
+static const unsigned char *sqlite_varint(const unsigned char *p, const unsigned char *end, int64_t *v) {
+  uint64_t x = 0;
+  for (int i = 0; i < 9 && p < end; i++) {
+    unsigned char c = *p++;
+    if (i == 8) {
+      x = (x << 8) | c;
+      break;
+    }
+    x = (x << 7) | (c & 0x7f);
+    if (!(c & 0x80)) break;
+  }
+  *v = (int64_t)x;
+  return p;
+}
+
+typedef struct strset {
+  char **v;
+  size_t cap, n;
+} strset;
+
+static uint64_t hash_str(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+  return h;
+}
+
+static void strset_add(strset *s, const char *w, size_t n) {
+  if (s->n * 2 >= s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 4096;
+    char **v = cx_xcalloc(cap, sizeof *v);
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->v[i]) {
+        size_t j = hash_str(s->v[i], strlen(s->v[i])) & (cap - 1);
+        while (v[j]) j = (j + 1) & (cap - 1);
+        v[j] = s->v[i];
+      }
+    free(s->v);
+    s->v = v;
+    s->cap = cap;
+  }
+  size_t j = hash_str(w, n) & (s->cap - 1);
+  while (s->v[j]) {
+    if (strlen(s->v[j]) == n && memcmp(s->v[j], w, n) == 0) return;
+    j = (j + 1) & (s->cap - 1);
+  }
+  s->v[j] = cx_xstrndup(w, n);
+  s->n++;
+}
+
+static void strset_free(strset *s) {
+  for (size_t i = 0; i < s->cap; i++) free(s->v[i]);
+  free(s->v);
+}
+
+static int word_cb(void *ctx, const char *tok, int n, int start, int end) {
+  /* Only plausible words: typo correction and suggestions of numbers or
+   * 40-letter runs help nobody. */
+  if (n >= 2 && n <= 32) strset_add(ctx, tok, (size_t)n);
+  return 0;
+}
+
+typedef struct builder {
+  sqlite3 *db;
+  const char *schema;
+  cx_index tmp; /* tokenizers of db */
+  sqlite3_stmt *ins;
+  cx_err *err;
+} builder;
+
+static int b_err(builder *b, const char *what) {
+  return cx_err_set(b->err, CX_ESQLITE, "", "building the query engine's tables: %s: %s", what,
+                    sqlite3_errmsg(b->db));
+}
+
+static int insert_list(builder *b, const char *term, const plist_builder *pb) {
+  if (pb->n == 0) return 0;
+  cx__buf blob;
+  int maxq;
+  pb_encode(pb, &blob, &maxq);
+  sqlite3_reset(b->ins);
+  sqlite3_bind_text(b->ins, 1, term, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(b->ins, 2, (sqlite3_int64)pb->n);
+  sqlite3_bind_int(b->ins, 3, maxq);
+  sqlite3_bind_blob(b->ins, 4, blob.p, (int)blob.n, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(b->ins) == SQLITE_DONE ? 0 : b_err(b, "inserting postings");
+  cx__buf_destroy(&blob);
+  return rc;
+}
+
+static int build_postings(builder *b) {
+  sqlite3 *db = b->db;
+  sqlite3_stmt *st;
+  int rc = 0;
+  /* Column lengths of every card, and their averages (as FTS5 computes them
+   * for xColumnTotalSize / xRowCount). */
+  int64_t maxid = 0, nrow = 0, tot[4] = {0};
+  if (sqlite3_prepare_v2(db, "SELECT max(id) FROM main.fts_docsize", -1, &st, NULL) != SQLITE_OK)
+    return b_err(b, "reading fts_docsize");
+  if (sqlite3_step(st) == SQLITE_ROW) maxid = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  int (*len)[4] = cx_xcalloc((size_t)maxid + 1, sizeof *len);
+  if (sqlite3_prepare_v2(db, "SELECT id, sz FROM main.fts_docsize", -1, &st, NULL) != SQLITE_OK) {
+    free(len);
+    return b_err(b, "reading fts_docsize");
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    const unsigned char *p = sqlite3_column_blob(st, 1), *end = p + sqlite3_column_bytes(st, 1);
+    if (id < 0 || id > maxid) continue;
+    nrow++;
+    for (int c = 0; c < 4 && p && p < end; c++) {
+      int64_t v;
+      p = sqlite_varint(p, end, &v);
+      len[id][c] = (int)v;
+      tot[c] += v;
+    }
+  }
+  sqlite3_finalize(st);
+  double avg[4];
+  for (int c = 0; c < 4; c++) avg[c] = nrow ? (double)tot[c] / (double)nrow : 0;
+
+  if (sqlite3_exec(db, "DROP TABLE IF EXISTS temp.cx__vi;"
+                       "CREATE VIRTUAL TABLE temp.cx__vi USING fts5vocab(main, fts, instance);",
+                   NULL, NULL, NULL) != SQLITE_OK) {
+    free(len);
+    return b_err(b, "creating the instance vocabulary");
+  }
+  if (sqlite3_prepare_v2(db, "SELECT term, doc, col FROM temp.cx__vi", -1, &st, NULL) != SQLITE_OK) {
+    free(len);
+    return b_err(b, "reading the instance vocabulary");
+  }
+  static const char *const cols[4] = {"question", "tags", "answer", "sources"};
+  plist_builder pb = {0};
+  char *term = NULL;
+  int64_t doc = -1;
+  int tf[4] = {0};
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW && rc == 0) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    int64_t d = sqlite3_column_int64(st, 1);
+    const char *col = (const char *)sqlite3_column_text(st, 2);
+    if (t == NULL) continue;
+    if (term == NULL || strcmp(term, t) != 0 || d != doc) {
+      if (doc >= 0 && doc <= maxid) pb_add(&pb, doc, cx__impact(tf, len[doc], avg));
+      memset(tf, 0, sizeof tf);
+      doc = d;
+      if (term == NULL || strcmp(term, t) != 0) {
+        if (term) rc = insert_list(b, term, &pb);
+        pb.n = 0;
+        free(term);
+        term = cx_xstrdup(t);
+      }
+    }
+    for (int c = 0; c < 4; c++)
+      if (col && strcmp(col, cols[c]) == 0) tf[c]++;
+  }
+  if (s != SQLITE_DONE && s != SQLITE_ROW && rc == 0) rc = b_err(b, "scanning the vocabulary");
+  if (rc == 0 && term && doc >= 0 && doc <= maxid) {
+    pb_add(&pb, doc, cx__impact(tf, len[doc], avg));
+    rc = insert_list(b, term, &pb);
+  }
+  sqlite3_finalize(st);
+  free(term);
+  free(pb.rowid);
+  free(pb.q);
+  free(len);
+  sqlite3_exec(db, "DROP TABLE IF EXISTS temp.cx__vi", NULL, NULL, NULL);
+  return rc;
+}
+
+typedef struct joiner {
+  cx__buf *b;
+  int n;
+} joiner;
+
+static int join_tok(void *ctx, const char *tok, int n, int start, int end) {
+  joiner *j = ctx;
+  if (j->b->n) cx__buf_putc(j->b, ' ');
+  cx__buf_add(j->b, tok, (size_t)n);
+  j->n++;
+  return 0;
+}
+
+/* Multi-word synonyms ("information security management system") get a
+ * postings list of their own, keyed by their stems, from FTS5 phrase queries. */
+static int build_phrases(builder *b) {
+  sqlite3_stmt *st, *q;
+  int rc = 0;
+  if (sqlite3_prepare_v2(b->db, "SELECT DISTINCT term FROM main.synonyms", -1, &st, NULL) != SQLITE_OK)
+    return b_err(b, "reading synonyms");
+  if (sqlite3_prepare_v2(b->db, "SELECT rowid, cx_impact(fts) FROM main.fts WHERE fts MATCH ?1",
+                         -1, &q, NULL) != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return b_err(b, "preparing phrase postings");
+  }
+  plist_builder pb = {0};
+  while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (t == NULL) continue;
+    cx__buf stems, folded;
+    cx__buf_init(&stems);
+    cx__buf_init(&folded);
+    joiner js = {&stems, 0}, jf = {&folded, 0};
+    cx__tokenize(&b->tmp, 1, t, -1, join_tok, &js);
+    cx__tokenize(&b->tmp, 0, t, -1, join_tok, &jf);
+    if (js.n > 1) {
+      cx__buf m;
+      cx__buf_init(&m);
+      cx__buf_printf(&m, "\"%s\"", folded.p);
+      sqlite3_reset(q);
+      sqlite3_bind_text(q, 1, m.p, -1, SQLITE_STATIC);
+      pb.n = 0;
+      while (sqlite3_step(q) == SQLITE_ROW)
+        pb_add(&pb, sqlite3_column_int64(q, 0), sqlite3_column_int(q, 1));
+      sqlite3_reset(q);
+      /* A phrase key never collides with a one-word term: it has a space. */
+      sqlite3_stmt *chk;
+      int exists = 0;
+      cx__buf sql;
+      cx__buf_init(&sql);
+      cx__buf_printf(&sql, "SELECT 1 FROM %s.cx_postings WHERE term = ?1", b->schema);
+      if (sqlite3_prepare_v2(b->db, sql.p, -1, &chk, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(chk, 1, stems.p, -1, SQLITE_STATIC);
+        exists = sqlite3_step(chk) == SQLITE_ROW;
+        sqlite3_finalize(chk);
+      }
+      cx__buf_destroy(&sql);
+      if (!exists) rc = insert_list(b, stems.p, &pb);
+      cx__buf_destroy(&m);
+    }
+    cx__buf_destroy(&stems);
+    cx__buf_destroy(&folded);
+  }
+  free(pb.rowid);
+  free(pb.q);
+  sqlite3_finalize(q);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* The corpus's unstemmed words with their stems, for typos and suggest. */
+static int build_words(builder *b) {
+  sqlite3_stmt *st;
+  strset words = {0};
+  if (sqlite3_prepare_v2(b->db, "SELECT question, tags, answer, sources FROM main.fts", -1, &st,
+                         NULL) != SQLITE_OK)
+    return b_err(b, "reading card texts");
+  while (sqlite3_step(st) == SQLITE_ROW)
+    for (int c = 0; c < 4; c++) {
+      const char *t = (const char *)sqlite3_column_text(st, c);
+      if (t) cx__tokenize(&b->tmp, 0, t, sqlite3_column_bytes(st, c), word_cb, &words);
+    }
+  sqlite3_finalize(st);
+  cx__buf sql;
+  cx__buf_init(&sql);
+  cx__buf_printf(&sql, "INSERT OR IGNORE INTO %s.cx_words(word, stem, df) "
+                 "SELECT ?1, ?2, coalesce((SELECT df FROM %s.cx_postings WHERE term = ?2), 0)",
+                 b->schema, b->schema);
+  int rc = 0;
+  if (sqlite3_prepare_v2(b->db, sql.p, -1, &st, NULL) != SQLITE_OK) rc = b_err(b, "preparing words");
+  cx__buf_destroy(&sql);
+  for (size_t i = 0; i < words.cap && rc == 0; i++) {
+    if (words.v[i] == NULL) continue;
+    cx__buf stem;
+    cx__buf_init(&stem);
+    cx__stem(&b->tmp, words.v[i], strlen(words.v[i]), &stem);
+    if (stem.n && strchr(stem.p, ' ') == NULL) {
+      sqlite3_reset(st);
+      sqlite3_bind_text(st, 1, words.v[i], -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 2, stem.p, -1, SQLITE_STATIC);
+      if (sqlite3_step(st) != SQLITE_DONE) rc = b_err(b, "inserting words");
+    }
+    cx__buf_destroy(&stem);
+  }
+  sqlite3_finalize(st);
+  strset_free(&words);
+  return rc;
+}
+
+int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err) {
+  builder b = {db, schema, {0}, NULL, err};
+  b.tmp.db = db;
+  b.tmp.path = (char *)"index";
+  int rc = cx__engine_tokenizers(&b.tmp, err);
+  if (rc) return rc;
+  if (cx__register_aux(b.tmp.fts5) != SQLITE_OK) {
+    cx__engine_tokenizers_free(&b.tmp);
+    return b_err(&b, "registering cx_impact");
+  }
+  cx__buf sql;
+  cx__buf_init(&sql);
+  cx__buf_printf(&sql,
+                 "DROP TABLE IF EXISTS %1$s.cx_postings; DROP TABLE IF EXISTS %1$s.cx_words;"
+                 "CREATE TABLE %1$s.cx_postings(term TEXT PRIMARY KEY, df INTEGER NOT NULL,"
+                 "  maxq INTEGER NOT NULL, data BLOB NOT NULL);"
+                 "CREATE TABLE %1$s.cx_words(word TEXT PRIMARY KEY, stem TEXT NOT NULL,"
+                 "  df INTEGER NOT NULL) WITHOUT ROWID;",
+                 schema);
+  if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK) rc = b_err(&b, "creating tables");
+  cx__buf_destroy(&sql);
+  cx__buf_init(&sql);
+  cx__buf_printf(&sql, "INSERT INTO %s.cx_postings(term, df, maxq, data) VALUES (?1, ?2, ?3, ?4)", schema);
+  if (rc == 0 && sqlite3_prepare_v2(db, sql.p, -1, &b.ins, NULL) != SQLITE_OK)
+    rc = b_err(&b, "preparing inserts");
+  cx__buf_destroy(&sql);
+  if (rc == 0) rc = build_postings(&b);
+  if (rc == 0) rc = build_phrases(&b);
+  if (rc == 0) rc = build_words(&b);
+  sqlite3_finalize(b.ins);
+  cx__engine_tokenizers_free(&b.tmp);
+  return rc;
+}
+
+int cx__engine_post_build(sqlite3 *db, cx_err *err) { return cx__engine_build_tables(db, "main", err); }
+
+/* ---- the postings cache ---- */
+
+struct cx__plist {
+  char *term;
+  int64_t df;
+  int maxq;
+  unsigned char *data;
+  size_t len;
+  size_t nblocks;
+  const unsigned char *dir, *payload;
+};
+
+#define CACHE_SLOTS 8192
+#define CACHE_BYTES (96u << 20)
 
 void cx__plist_cache_clear(cx_index *ix) {
+  if (ix->plists == NULL) return;
+  for (size_t i = 0; i < CACHE_SLOTS; i++)
+    if (ix->plists[i]) {
+      free(ix->plists[i]->term);
+      free(ix->plists[i]->data);
+      free(ix->plists[i]);
+    }
   free(ix->plists);
   ix->plists = NULL;
   ix->nplists = ix->plist_bytes = 0;
 }
 
+/* The decoded-header postings of term (NULL when the index lacks it).
+ * Cached per handle: common terms are read from SQLite once. */
+static const cx__plist *plist_get(cx_index *ix, const char *term, cx_err *err, int *rc) {
+  if (ix->plists == NULL) ix->plists = cx_xcalloc(CACHE_SLOTS, sizeof *ix->plists);
+  size_t h = hash_str(term, strlen(term)) & (CACHE_SLOTS - 1);
+  while (ix->plists[h]) {
+    if (strcmp(ix->plists[h]->term, term) == 0) return ix->plists[h];
+    h = (h + 1) & (CACHE_SLOTS - 1);
+  }
+  sqlite3_stmt *st = cx__stmt(ix, CX__ST_POSTINGS, err);
+  if (st == NULL) {
+    *rc = CX_ESQLITE;
+    return NULL;
+  }
+  sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
+  cx__plist *pl = cx_xcalloc(1, sizeof *pl);
+  pl->term = cx_xstrdup(term);
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    pl->df = sqlite3_column_int64(st, 0);
+    pl->maxq = sqlite3_column_int(st, 1);
+    pl->len = (size_t)sqlite3_column_bytes(st, 2);
+    pl->data = cx_xmalloc(pl->len);
+    if (pl->len) memcpy(pl->data, sqlite3_column_blob(st, 2), pl->len);
+    uint64_t nb;
+    const unsigned char *p = get_varint(pl->data, pl->data + pl->len, &nb);
+    if ((size_t)(pl->data + pl->len - p) / DIR_ENTRY < nb) nb = 0; /* corrupt: treat as empty */
+    pl->nblocks = (size_t)nb;
+    pl->dir = p;
+    pl->payload = p + nb * DIR_ENTRY;
+  } else if (s != SQLITE_DONE) {
+    free(pl->term);
+    free(pl);
+    sqlite3_reset(st);
+    *rc = cx__sqlite_err(ix, err, "reading postings");
+    return NULL;
+  }
+  sqlite3_reset(st);
+  if (ix->nplists >= CACHE_SLOTS / 2 || ix->plist_bytes + pl->len > CACHE_BYTES) {
+    cx__plist_cache_clear(ix);
+    ix->plists = cx_xcalloc(CACHE_SLOTS, sizeof *ix->plists);
+    h = hash_str(term, strlen(term)) & (CACHE_SLOTS - 1);
+  }
+  ix->plists[h] = pl;
+  ix->nplists++;
+  ix->plist_bytes += pl->len;
+  return pl;
+}
+
+/* ---- cursors ---- */
+
+typedef struct cursor {
+  const cx__plist *pl;
+  int slot;
+  int alt;       /* index in the query slot */
+  double weight, idf;
+  double ub;     /* contribution at the list's max q */
+  size_t block;  /* current block */
+  int64_t rowid[CX__BLOCK];
+  unsigned char q[CX__BLOCK];
+  size_t n, i;   /* decoded postings of the block, position */
+  int64_t doc;   /* current rowid; INT64_MAX when exhausted */
+} cursor;
+
+#define END_DOC INT64_MAX
+
+static void decode_block(cursor *c, size_t b) {
+  const cx__plist *pl = c->pl;
+  c->block = b;
+  c->n = c->i = 0;
+  if (b >= pl->nblocks) {
+    c->doc = END_DOC;
+    return;
+  }
+  const unsigned char *e = pl->dir + b * DIR_ENTRY;
+  const unsigned char *p = pl->payload + get_u32(e + 4);
+  const unsigned char *end = b + 1 < pl->nblocks ? pl->payload + get_u32(e + DIR_ENTRY + 4)
+                                                 : pl->data + pl->len;
+  if (p > end || end > pl->data + pl->len) end = p; /* corrupt: empty block */
+  int64_t prev = b > 0 ? (int64_t)get_u32(e - DIR_ENTRY) : 0;
+  while (p < end && c->n < CX__BLOCK) {
+    uint64_t d;
+    p = get_varint(p, end, &d);
+    if (p >= end) break;
+    prev += (int64_t)d;
+    c->rowid[c->n] = prev;
+    c->q[c->n++] = *p++;
+  }
+  c->doc = c->n ? c->rowid[0] : END_DOC;
+  if (c->n == 0) decode_block(c, b + 1);
+}
+
+static void cursor_next(cursor *c) {
+  if (c->doc == END_DOC) return;
+  if (++c->i < c->n) c->doc = c->rowid[c->i];
+  else decode_block(c, c->block + 1);
+}
+
+static uint32_t block_last(const cursor *c, size_t b) { return get_u32(c->pl->dir + b * DIR_ENTRY); }
+
+static double block_ub(const cursor *c) {
+  if (c->doc == END_DOC) return 0;
+  return cx__contribution(c->weight, c->idf, c->pl->dir[c->block * DIR_ENTRY + 8]);
+}
+
+/* Moves to the first posting >= target, skipping whole blocks by the directory. */
+static void cursor_seek(cursor *c, int64_t target) {
+  if (c->doc >= target) return;
+  if ((int64_t)block_last(c, c->block) < target) {
+    size_t lo = c->block + 1, hi = c->pl->nblocks;
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if ((int64_t)block_last(c, mid) < target) lo = mid + 1;
+      else hi = mid;
+    }
+    decode_block(c, lo);
+    if (c->doc == END_DOC) return;
+  }
+  while (c->i < c->n && c->rowid[c->i] < target) c->i++;
+  if (c->i < c->n) c->doc = c->rowid[c->i];
+  else decode_block(c, c->block + 1);
+}
+
+static int cmp_ub(const void *a, const void *b) {
+  const cursor *x = *(cursor *const *)a, *y = *(cursor *const *)b;
+  return x->ub < y->ub ? -1 : x->ub > y->ub ? 1 : 0;
+}
+
+/* Float sums of the same terms in another order may differ in the last
+ * bits: bounds are compared with this slack so pruning never drops a hit
+ * the exhaustive plan would keep. */
+#define SLACK 1e-9
+
 int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, size_t k,
                       cx__result *res, cx_err *err) {
-  return cx__rank_fts(ix, q, f, k, res, err);
+  memset(res, 0, sizeof *res);
+  cx__plan plan;
+  cx__plan_init(ix, q, &plan);
+  cursor *cs = cx_xcalloc(plan.nalts ? plan.nalts : 1, sizeof *cs);
+  cursor **byub = cx_xcalloc(plan.nalts ? plan.nalts : 1, sizeof *byub);
+  size_t nc = 0;
+  int rc = 0;
+  double miss = 1.0; /* for the estimate of total: P(card matches nothing) */
+  for (size_t a = 0; a < plan.nalts && rc == 0; a++) {
+    const cx__plist *pl = plist_get(ix, plan.alts[a].term, err, &rc);
+    if (pl == NULL || pl->nblocks == 0) continue;
+    cursor *c = &cs[nc];
+    c->pl = pl;
+    c->slot = plan.alts[a].slot;
+    c->alt = plan.alts[a].alt;
+    c->weight = plan.alts[a].weight;
+    c->idf = plan.alts[a].idf;
+    c->ub = cx__contribution(c->weight, c->idf, pl->maxq);
+    decode_block(c, 0);
+    byub[nc] = c;
+    nc++;
+    if (ix->ncards > 0) miss *= 1.0 - (double)pl->df / (double)ix->ncards;
+  }
+  qsort(byub, nc, sizeof *byub, cmp_ub);
+  double *prefix = cx_xcalloc(nc + 1, sizeof *prefix); /* prefix[i]: sum of ub of byub[0..i) */
+  for (size_t i = 0; i < nc; i++) prefix[i + 1] = prefix[i] + byub[i]->ub;
+
+  cx__topk top;
+  cx__topk_init(&top, k);
+  size_t ess = 0; /* byub[0..ess) are non-essential */
+  int pruned = 0;
+  int64_t visited = 0;
+  unsigned steps = 0;
+  while (rc == 0) {
+    double theta = top.n < top.k ? -1.0 : top.v[0].score;
+    while (ess < nc && prefix[ess + 1] + SLACK < theta) {
+      ess++;
+      pruned = 1;
+    }
+    int64_t d = END_DOC;
+    for (size_t i = ess; i < nc; i++)
+      if (byub[i]->doc < d) d = byub[i]->doc;
+    if (d == END_DOC) break;
+    if ((++steps & 1023) == 0 && cx__deadline_passed(ix)) {
+      rc = cx__sqlite_err(ix, err, "ranking");
+      break;
+    }
+    /* One essential list left: skip its blocks that cannot reach theta. */
+    if (ess + 1 == nc && theta > 0 && block_ub(byub[ess]) + prefix[ess] + SLACK < theta) {
+      cursor *c = byub[ess];
+      decode_block(c, c->block + 1);
+      pruned = 1;
+      continue;
+    }
+    double bound = prefix[ess];
+    for (size_t i = ess; i < nc; i++)
+      if (byub[i]->doc == d) bound += block_ub(byub[i]);
+    int pass = cx__filter_pass(f, d);
+    if (pass) visited++;
+    if (pass && bound + SLACK >= theta) {
+      cx__hit h;
+      memset(&h, 0, sizeof h);
+      memset(h.slot_alt, -1, sizeof h.slot_alt);
+      h.rowid = d;
+      double rest = prefix[ess];
+      int dead = 0;
+      for (size_t i = nc; i-- > 0;) {
+        cursor *c = byub[i];
+        if (i < ess) {
+          /* Partial score plus what the unseen lists could add. */
+          double partial = 0;
+          for (size_t s = 0; s < plan.nslots; s++) partial += h.slot_score[s];
+          if (partial + rest + SLACK < theta) {
+            dead = 1;
+            break;
+          }
+          rest -= c->ub;
+          cursor_seek(c, d);
+        }
+        if (c->doc != d) continue;
+        double v = cx__contribution(c->weight, c->idf, c->q[c->i]);
+        if (v > h.slot_score[c->slot] ||
+            (v == h.slot_score[c->slot] && c->alt < h.slot_alt[c->slot])) {
+          h.slot_score[c->slot] = v;
+          h.slot_alt[c->slot] = (signed char)c->alt;
+        }
+      }
+      if (!dead) {
+        for (size_t s = 0; s < plan.nslots; s++) h.score += h.slot_score[s];
+        res->scored++;
+        cx__topk_push(&top, &h);
+      }
+    }
+    for (size_t i = ess; i < nc; i++)
+      if (byub[i]->doc == d) cursor_next(byub[i]);
+  }
+  cx__topk_finish(&top, res);
+  if (!pruned) {
+    res->total = visited;
+    res->total_exact = 1;
+  } else {
+    /* Cards matching only common terms were never visited: estimate them
+     * as if terms were independent, scaled by the filters' selectivity. */
+    double est = (double)ix->ncards * (1.0 - miss);
+    if (f && (f->packs || f->tags || f->ids)) {
+      size_t words = (size_t)(ix->max_rowid / 64 + 1), pass = 0;
+      for (size_t w = 0; w < words; w++) {
+        uint64_t m = ~0ull;
+        if (f->packs) m &= f->packs[w];
+        if (f->tags) m &= f->tags[w];
+        if (f->ids) m &= f->ids[w];
+        pass += (size_t)__builtin_popcountll(m);
+      }
+      est *= ix->ncards ? (double)pass / (double)ix->ncards : 0;
+    }
+    res->total = (int64_t)llround(est) > visited ? (int64_t)llround(est) : visited;
+    res->total_exact = 0;
+  }
+  free(prefix);
+  free(byub);
+  free(cs);
+  cx__plan_destroy(&plan);
+  return rc;
 }
