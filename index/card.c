@@ -58,6 +58,16 @@ char *cx__strtrim(const char *s, size_t n) {
   return cx_xstrndup(s, n);
 }
 
+const char *cx__clip(const char *s, char buf[CX__CLIP_SIZE]) {
+  size_t n = strlen(s);
+  if (n <= 60) return s;
+  n = 60;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* s[n] starts a character */
+  memcpy(buf, s, n);
+  memcpy(buf + n, "\xE2\x80\xA6", 4); /* "…" and NUL */
+  return buf;
+}
+
 /* ---- bytes --------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at p (no overlongs, surrogates or

@@ -28,6 +28,12 @@ void cx__card_header(cx__cardctx *c, const char *yaml, size_t len, int line0,
 void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0,
                    cx_card *card);
 
+/* For messages: s cut to at most 60 bytes on a UTF-8 character boundary,
+ * with "…" when cut, so that a huge key or value makes a readable line and
+ * the message stays valid UTF-8. Returns buf. */
+#define CX__CLIP_SIZE 72
+const char *cx__clip(const char *s, char buf[CX__CLIP_SIZE]);
+
 /* Copies s[0..n) without its leading and trailing ASCII whitespace. Caller frees. */
 char *cx__strtrim(const char *s, size_t n);
 

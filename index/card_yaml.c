@@ -19,6 +19,7 @@ typedef struct ynode ynode;
 struct ynode {
   int kind;
   int type;       /* scalars only */
+  int plain;      /* a plain scalar without a tag: `<<` is then a merge key */
   int line, col;  /* 1-based, in the file */
   char *value;    /* scalars: NUL-terminated text as written (escapes resolved) */
   size_t len;
@@ -161,24 +162,27 @@ static ynode *new_node(builder *b, int kind, yaml_mark_t m) {
  * is what defeats "billion laughs" headers: the copy stops at the bound. */
 static ynode *copy_node(builder *b, const ynode *src, int depth, yaml_mark_t at,
                         const char *name) {
+  char clip[CX__CLIP_SIZE];
   if (b->failed) return NULL;
   if (++b->expanded > b->c->max_alias_expansions) {
     cx__card_error(b->c, mark_line(b, at), mark_col(at),
                    "alias `*%s` expands the header past %d nodes (max_alias_expansions); "
                    "aliases of aliases multiply: write the values out instead",
-                   name, b->c->max_alias_expansions);
+                   cx__clip(name, clip), b->c->max_alias_expansions);
     b->failed = 1;
     return NULL;
   }
   if (depth > MAX_DEPTH) {
     cx__card_error(b->c, mark_line(b, at), mark_col(at),
-                   "alias `*%s` nests the header deeper than %d levels", name, MAX_DEPTH);
+                   "alias `*%s` nests the header deeper than %d levels", cx__clip(name, clip),
+                   MAX_DEPTH);
     b->failed = 1;
     return NULL;
   }
   ynode *y = cx_xcalloc(1, sizeof *y);
   y->kind = src->kind;
   y->type = src->type;
+  y->plain = src->plain;
   y->line = src->line;
   y->col = src->col;
   if (src->value) {
@@ -195,6 +199,7 @@ static ynode *copy_node(builder *b, const ynode *src, int depth, yaml_mark_t at,
 
 static void on_alias(builder *b, const yaml_event_t *e) {
   const char *name = (const char *)e->data.alias.anchor;
+  char clip[CX__CLIP_SIZE];
   for (size_t i = b->nanchors; i-- > 0;) {
     if (strcmp(b->anchors[i].name, name) != 0) continue;
     ynode *y = copy_node(b, b->anchors[i].node, b->depth + 1, e->start_mark, name);
@@ -210,14 +215,14 @@ static void on_alias(builder *b, const yaml_event_t *e) {
       cx__card_error(b->c, mark_line(b, e->start_mark), mark_col(e->start_mark),
                      "alias `*%s` is used inside its own anchor `&%s` (a recursive "
                      "structure); a card header cannot refer to itself",
-                     name, name);
+                     cx__clip(name, clip), cx__clip(name, clip));
       b->failed = 1;
       return;
     }
   }
   cx__card_error(b->c, mark_line(b, e->start_mark), mark_col(e->start_mark),
                  "alias `*%s` refers to no anchor; define `&%s` on a value before using it",
-                 name, name);
+                 cx__clip(name, clip), cx__clip(name, clip));
   b->failed = 1;
 }
 
@@ -237,6 +242,7 @@ static void on_scalar(builder *b, const yaml_event_t *e) {
   y->value = cx_xstrndup(v, len);
   y->len = len;
   const char *tag = (const char *)e->data.scalar.tag;
+  y->plain = tag == NULL && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
   if (tag != NULL && (strcmp(tag, YAML_STR_TAG) == 0 || strcmp(tag, "!") == 0))
     y->type = T_STR;
   else if (e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE || tag != NULL)
@@ -423,10 +429,13 @@ static json_t *node_to_json(cx__cardctx *c, const ynode *y) {
   for (size_t i = 0; i + 1 < y->n; i += 2) {
     const ynode *k = y->kids[i];
     char *key = k->kind == Y_SCALAR ? cx_xstrdup(k->value) : compact_json(k);
-    if (json_object_get(o, key) != NULL)
-      cx__card_error(c, k->line, k->col, "duplicate key `%s` in this mapping; remove one", key);
-    else
+    if (json_object_get(o, key) == NULL) {
       json_object_set_new(o, key, node_to_json(c, y->kids[i + 1]));
+    } else if (c != NULL) { /* NULL: a complex key being spelled out; nothing to report */
+      char clip[CX__CLIP_SIZE];
+      cx__card_error(c, k->line, k->col, "duplicate key `%s` in this mapping; remove one",
+                     cx__clip(key, clip));
+    }
     free(key);
   }
   return o;
@@ -482,12 +491,14 @@ static void keep_extra(cx__cardctx *c, cx_card *card, const char *where, const c
   else cx__buf_puts(&full, key);
   char suggestion[128] = "";
   if (guess) snprintf(suggestion, sizeof suggestion, "did you mean `%s`? ", guess);
+  char clip1[CX__CLIP_SIZE], clip2[CX__CLIP_SIZE];
   if (where[0])
-    cx__card_warn(c, k->line, k->col, "unknown key `%s` in `%s` (kept as extra `%s`; %sknown keys are %s)",
-                  key, where, full.p, suggestion, list.p);
+    cx__card_warn(c, k->line, k->col,
+                  "unknown key `%s` in `%s` (kept as extra `%s`; %sknown keys are %s)",
+                  cx__clip(key, clip1), where, cx__clip(full.p, clip2), suggestion, list.p);
   else
-    cx__card_warn(c, k->line, k->col, "unknown header key `%s` (kept; %sknown keys are %s)", key,
-                  suggestion, list.p);
+    cx__card_warn(c, k->line, k->col, "unknown header key `%s` (kept; %sknown keys are %s)",
+                  cx__clip(key, clip1), suggestion, list.p);
   json_t *j = node_to_json(c, v);
   char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
   json_decref(j);
@@ -518,11 +529,12 @@ static char *want_string(cx__cardctx *c, const ynode *v, const char *name) {
 static void want_strv(cx__cardctx *c, const ynode *v, const char *name, cx_strv *out) {
   if (v->kind == Y_SCALAR && v->type == T_NULL) return; /* `flags:` — an empty list */
   if (v->kind != Y_SEQ) {
+    char clip[CX__CLIP_SIZE];
     if (v->kind == Y_SCALAR && v->type == T_STR)
       cx__card_error(c, v->line, v->col,
-                     "`%s` must be a list of strings, got a string; write `%s: [\"%.40s\"]` "
+                     "`%s` must be a list of strings, got a string; write `%s: [\"%s\"]` "
                      "or one `- item` per line",
-                     name, name, v->value);
+                     name, name, cx__clip(v->value, clip));
     else
       cx__card_error(c, v->line, v->col, "`%s` must be a list of strings, got %s", name,
                      kind_name(v));
@@ -546,29 +558,64 @@ static void want_strv(cx__cardctx *c, const ynode *v, const char *name, cx_strv 
 }
 
 /* Walks a mapping's pairs: each key must be a scalar and appear once. Calls
- * fn for each valid pair. Returns 0, or -1 if m is not a mapping. */
+ * fn for each valid pair, then for the pairs of mappings merged in with
+ * `<<: *base` (YAML 1.1 merge keys: keys written here win, then earlier
+ * merged mappings over later ones). */
 typedef void (*pair_fn)(cx__cardctx *c, cx_card *card, void *arg, const char *key,
                         const ynode *k, const ynode *v);
 
-static void each_pair(cx__cardctx *c, cx_card *card, const ynode *m, const char *what,
-                      pair_fn fn, void *arg) {
-  json_t *seen = json_object(); /* key -> line of first use */
+static int is_merge_key(const ynode *k) {
+  return k->kind == Y_SCALAR && k->plain && strcmp(k->value, "<<") == 0;
+}
+
+static void walk_pairs(cx__cardctx *c, cx_card *card, const ynode *m, const char *what,
+                       pair_fn fn, void *arg, json_t *seen, int merged) {
   for (size_t i = 0; i + 1 < m->n; i += 2) {
     const ynode *k = m->kids[i], *v = m->kids[i + 1];
+    if (is_merge_key(k)) continue;
     if (k->kind != Y_SCALAR) {
-      cx__card_error(c, k->line, k->col, "a %s key must be a plain name, got %s", what,
-                     kind_name(k));
+      if (!merged)
+        cx__card_error(c, k->line, k->col, "a %s key must be a plain name, got %s", what,
+                       kind_name(k));
       continue;
     }
     json_t *first = json_object_get(seen, k->value);
     if (first != NULL) {
-      cx__card_error(c, k->line, k->col, "duplicate %s key `%s` (first on line %d); remove one",
-                     what, k->value, (int)json_integer_value(first));
+      if (!merged) { /* in a merged mapping, a key already set here is overridden */
+        char clip[CX__CLIP_SIZE];
+        cx__card_error(c, k->line, k->col, "duplicate %s key `%s` (first on line %d); remove one",
+                       what, cx__clip(k->value, clip), (int)json_integer_value(first));
+      }
       continue;
     }
     json_object_set_new(seen, k->value, json_integer(k->line));
     fn(c, card, arg, k->value, k, v);
   }
+  for (size_t i = 0; i + 1 < m->n; i += 2) {
+    const ynode *k = m->kids[i], *v = m->kids[i + 1];
+    if (!is_merge_key(k)) continue;
+    if (v->kind == Y_MAP) {
+      walk_pairs(c, card, v, what, fn, arg, seen, 1);
+      continue;
+    }
+    if (v->kind == Y_SEQ) {
+      size_t j;
+      for (j = 0; j < v->n && v->kids[j]->kind == Y_MAP; j++) continue;
+      if (j == v->n) {
+        for (j = 0; j < v->n; j++) walk_pairs(c, card, v->kids[j], what, fn, arg, seen, 1);
+        continue;
+      }
+    }
+    cx__card_error(c, v->line, v->col,
+                   "`<<` merges mappings into this one (`<<: *base` or `<<: [*a, *b]`), got %s",
+                   kind_name(v));
+  }
+}
+
+static void each_pair(cx__cardctx *c, cx_card *card, const ynode *m, const char *what,
+                      pair_fn fn, void *arg) {
+  json_t *seen = json_object(); /* key -> line of first use */
+  walk_pairs(c, card, m, what, fn, arg, seen, 0);
   json_decref(seen);
 }
 
@@ -697,8 +744,11 @@ static void header_pair(cx__cardctx *c, cx_card *card, void *arg, const char *ke
     else if (v->kind == Y_SCALAR && v->type == T_NULL)
       card->graph_required = -1;
     else if (v->kind == Y_SCALAR)
-      cx__card_error(c, v->line, v->col, "`graph_required` must be true or false, got %s `%.40s`",
-                     kind_name(v), v->value);
+    {
+      char clip[CX__CLIP_SIZE];
+      cx__card_error(c, v->line, v->col, "`graph_required` must be true or false, got %s `%s`",
+                     kind_name(v), cx__clip(v->value, clip));
+    }
     else
       cx__card_error(c, v->line, v->col, "`graph_required` must be true or false, got %s",
                      kind_name(v));
@@ -743,11 +793,13 @@ void cx__card_header(cx__cardctx *c, const char *yaml, size_t len, int line0, cx
   else if (card->id == NULL || card->id[0] == '\0') {
     if (seen.id->kind == Y_SCALAR)
       cx__card_error(c, seen.id->line, seen.id->col, "`id` is empty; give the card an id such as Q077");
-  } else if (!valid_id(card->id))
+  } else if (!valid_id(card->id)) {
+    char clip[CX__CLIP_SIZE];
     cx__card_error(c, seen.id->line, seen.id->col,
-                   "`id` `%.60s` is not a valid card id: it must start with a letter and hold "
+                   "`id` `%s` is not a valid card id: it must start with a letter and hold "
                    "only letters, digits, `_`, `.` and `-` (like Q077)",
-                   card->id);
+                   cx__clip(card->id, clip));
+  }
   if (seen.query == NULL)
     cx__card_error(c, root->line, root->col,
                    "missing required field `query`; add the question the card answers, "

@@ -297,6 +297,28 @@ static void test_alias(void) {
   cx_diags_destroy(&d);
 }
 
+static void test_merge_keys(void) {
+  cx_diags d;
+  cx_diags_init(&d);
+  cx_card *c = good("merge.md", &d);
+  if (c == NULL) return;
+  CHECK_INT(d.n, 0);
+  CHECK_INT(c->nsources, 2);
+  if (c->nsources == 2) { /* keys written beside `<<` win over merged ones */
+    CHECK_STR(c->sources[1].title, "ISO/IEC 27001:2022");
+    CHECK_STR(c->sources[1].id, "ISO27001:2022/6");
+    CHECK_STR(c->sources[1].locator, "Clause 6");
+  }
+  CHECK_INT(c->nactions, 2);
+  if (c->nactions == 2) {
+    CHECK_STR(c->actions[1].type, "start_workflow");
+    CHECK_STR(c->actions[1].target, "build_isms");
+    CHECK_STR(c->actions[1].label, "Relaunch");
+  }
+  cx_card_free(c);
+  cx_diags_destroy(&d);
+}
+
 static void test_unknown_keys(void) {
   cx_diags d;
   cx_diags_init(&d);
@@ -452,6 +474,7 @@ static const struct bad_case {
     {"unclosed_quote.md", 2, 8, "this quoted string is never closed"},
     {"tab_indent.md", 4, 1, "must use spaces, not tabs"},
     {"bad_indentation.md", 5, 4, "malformed YAML in the header: did not find expected '-'"},
+    {"merge_scalar.md", 4, 9, "`<<` merges mappings into this one"},
     {"undefined_alias.md", 3, 8, "alias `*nope` refers to no anchor"},
     {"recursive_alias.md", 3, 18, "alias `*loop` is used inside its own anchor"},
     {"alias_bomb.md", 5, 50, "expands the header past 1000 nodes"},
@@ -580,6 +603,7 @@ int main(void) {
   test_front_matter();
   test_folded_literal();
   test_alias();
+  test_merge_keys();
   test_unknown_keys();
   test_headings();
   test_crlf_bom();
