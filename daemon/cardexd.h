@@ -52,7 +52,7 @@ typedef struct cxd_options {
   int max_inflight;        /* --max-inflight worker requests, all connections */
   int max_pipeline;        /* --max-pipeline worker requests per connection */
   int idle_timeout_ms;     /* --idle-timeout (given in seconds); 0: none */
-  int query_timeout_ms;    /* --query-timeout; 0: none */
+  int64_t query_timeout_us; /* --query-timeout (given in ms, fractions allowed); 0: none */
   int threads;             /* --threads, worker threads */
   int drain_timeout_ms;    /* --drain-timeout (seconds) */
 } cxd_options;
@@ -78,7 +78,7 @@ int cxd_error_param(cxd_error *e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Maps a library failure to a JSON-RPC error (see methods.c). Returns -1. */
 int cxd_error_from_cx(cxd_error *e, int rc, const cx_err *err, const char *card_id,
-                      int query_timeout_ms);
+                      int64_t query_timeout_us);
 void cxd_error_clear(cxd_error *e);
 
 /* ---- the index generations (reload.c) ----------------------------------- */
@@ -128,7 +128,7 @@ int cxd_params_only(json_t *params, const char *const *allowed, cxd_error *err);
 /* Reads an optional integer member in [lo, hi]; *out keeps its default when absent. */
 int cxd_params_int(json_t *params, const char *field, int lo, int hi, int *out,
                    cxd_error *err);
-/* Reads a required non-empty string member. */
+/* Reads a required string member. */
 int cxd_params_string(json_t *params, const char *field, const char **out, cxd_error *err);
 
 /* ---- requests (rpc.c) --------------------------------------------------- */

@@ -17,7 +17,7 @@ static int check(cxd_req *r, cxd_error *e) {
 static int run(cxd_req *r, json_t **result, cxd_error *e) {
   cx_err err = {0};
   int rc = cx_get(r->ix, r->prep, result, &err);
-  return rc ? cxd_error_from_cx(e, rc, &err, r->prep, r->srv->opt.query_timeout_ms) : 0;
+  return rc ? cxd_error_from_cx(e, rc, &err, r->prep, r->srv->opt.query_timeout_us) : 0;
 }
 
 const cxd_method cxd_method_get = {"get", 1, check, run, NULL};

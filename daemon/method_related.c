@@ -26,7 +26,7 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   related_args *a = r->prep;
   cx_err err = {0};
   int rc = cx_related(r->ix, a->id, a->limit, result, &err);
-  return rc ? cxd_error_from_cx(e, rc, &err, a->id, r->srv->opt.query_timeout_ms) : 0;
+  return rc ? cxd_error_from_cx(e, rc, &err, a->id, r->srv->opt.query_timeout_us) : 0;
 }
 
 const cxd_method cxd_method_related = {"related", 1, check, run, free};

@@ -12,7 +12,7 @@ static int check(cxd_req *r, cxd_error *e) {
   if (rc != 0) {
     cx_search_req_destroy(q);
     free(q);
-    return cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_ms);
+    return cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_us);
   }
   r->prep = q;
   return 0;
@@ -21,7 +21,7 @@ static int check(cxd_req *r, cxd_error *e) {
 static int run(cxd_req *r, json_t **result, cxd_error *e) {
   cx_err err = {0};
   int rc = cx_search(r->ix, r->prep, result, &err);
-  return rc ? cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_ms) : 0;
+  return rc ? cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_us) : 0;
 }
 
 static void release(void *prep) {

@@ -17,7 +17,7 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   *result = json_pack(
       "{s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:{s:I,s:I,s:i},"
       "s:{s:I,s:I,s:I,s:I,s:I,s:I},s:o,s:o,"
-      "s:{s:I,s:i,s:i,s:i,s:I,s:i,s:i,s:i,s:i}}",
+      "s:{s:I,s:i,s:i,s:i,s:I,s:i,s:f,s:i,s:i}}",
       "version", CX_PROTOCOL_VERSION, "server", CXD_SERVER_NAME,
       "uptime_s", (json_int_t)((uv_hrtime() - srv->start_ns) / 1000000000ULL),
       "requests", (json_int_t)srv->requests, "errors", (json_int_t)srv->errors,
@@ -30,7 +30,7 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
       "limits", "max_request", (json_int_t)o->max_request, "max_connections",
       o->max_connections, "max_inflight", o->max_inflight, "max_pipeline", o->max_pipeline,
       "max_write_queue", (json_int_t)o->max_write_queue, "idle_timeout_s",
-      o->idle_timeout_ms / 1000, "query_timeout_ms", o->query_timeout_ms, "max_limit",
+      o->idle_timeout_ms / 1000, "query_timeout_ms", (double)o->query_timeout_us / 1000.0, "max_limit",
       CX_MAX_LIMIT, "threads", o->threads);
   if (*result == NULL)
     return cxd_error_set(e, CXD_INTERNAL_ERROR, NULL, "internal error: cannot build stats");

@@ -25,7 +25,7 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   suggest_args *a = r->prep;
   cx_err err = {0};
   int rc = cx_suggest(r->ix, a->prefix, a->limit, result, &err);
-  return rc ? cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_ms) : 0;
+  return rc ? cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_us) : 0;
 }
 
 const cxd_method cxd_method_suggest = {"suggest", 1, check, run, free};

@@ -47,7 +47,7 @@ void cxd_error_clear(cxd_error *e) {
 }
 
 int cxd_error_from_cx(cxd_error *e, int rc, const cx_err *err, const char *card_id,
-                      int query_timeout_ms) {
+                      int64_t query_timeout_us) {
   const char *msg = err && err->msg[0] ? err->msg : cx_strerror(rc);
   switch (rc) {
   case CX_EINVAL: {
@@ -61,9 +61,11 @@ int cxd_error_from_cx(cxd_error *e, int rc, const cx_err *err, const char *card_
                            "no card has id %s", card_id);
     return cxd_error_set(e, CXD_NOT_FOUND, NULL, "not found: %s", msg);
   case CX_ETIMEOUT:
-    return cxd_error_set(e, CXD_TIMEOUT, json_pack("{s:i}", "limit_ms", query_timeout_ms),
-                         "timeout: the query took longer than %d ms (the daemon's "
-                         "--query-timeout); make it more specific", query_timeout_ms);
+    return cxd_error_set(e, CXD_TIMEOUT,
+                         json_pack("{s:f}", "limit_ms", (double)query_timeout_us / 1000.0),
+                         "timeout: the query took longer than %g ms (the daemon's "
+                         "--query-timeout); make it more specific or retry",
+                         (double)query_timeout_us / 1000.0);
   case CX_ESYNTAX:
     return cxd_error_set(e, CXD_QUERY_SYNTAX,
                          json_pack("{s:s,s:s}", "field", "query", "reason", msg),

@@ -41,7 +41,8 @@ static const char usage[] =
     "  --max-write-queue BYTES unsent replies per connection before the daemon stops\n"
     "                          reading from it (default 4M)\n"
     "  --idle-timeout SECONDS  close connections idle this long (default 300; 0: never)\n"
-    "  --query-timeout MS      per-query time bound, error -32003 (default 2000; 0: none)\n"
+    "  --query-timeout MS      per-query time bound, error -32003 (default 2000; 0: none;\n"
+    "                          fractions allowed: 0.5 is 500 µs)\n"
     "  --drain-timeout SECONDS on SIGINT/SIGTERM, how long to wait for queries in flight\n"
     "                          before closing connections anyway (default 10)\n"
     "  --threads N             worker threads (default: number of cores, or\n"
@@ -154,7 +155,7 @@ int cxd_options_parse(cxd_options *o, int argc, char **argv) {
   o->max_inflight = 1024;
   o->max_pipeline = 128;
   o->idle_timeout_ms = 300 * 1000;
-  o->query_timeout_ms = 2000;
+  o->query_timeout_us = 2000 * 1000;
   o->drain_timeout_ms = 10 * 1000;
   const char *socket_flag = NULL, *level = "info";
 
@@ -232,9 +233,12 @@ int cxd_options_parse(cxd_options *o, int argc, char **argv) {
         return bad(name, val, "must be seconds, 0 for none");
       o->idle_timeout_ms = (int)n * 1000;
     } else if (strcmp(name, "--query-timeout") == 0) {
-      if (parse_long(val, 0, 3600 * 1000, &n) != 0)
-        return bad(name, val, "must be milliseconds, 0 for none");
-      o->query_timeout_ms = (int)n;
+      char *end;
+      double ms = strtod(val, &end);
+      if (end == val || *end || !(ms >= 0 && ms <= 3600.0 * 1000))
+        return bad(name, val, "must be milliseconds (fractions allowed), 0 for none");
+      o->query_timeout_us = (int64_t)(ms * 1000 + 0.5);
+      if (ms > 0 && o->query_timeout_us == 0) o->query_timeout_us = 1;
     } else if (strcmp(name, "--drain-timeout") == 0) {
       if (parse_long(val, 0, 3600, &n) != 0) return bad(name, val, "must be 0 to 3600 seconds");
       o->drain_timeout_ms = (int)n * 1000;

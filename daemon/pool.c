@@ -69,7 +69,7 @@ static void work_cb(uv_work_t *w) {
   cxd_req *r = w->data;
   cx_err err = {0};
   int rc = 0;
-  r->ix = thread_index(r->ixref, (int64_t)r->srv->opt.query_timeout_ms * 1000, &rc, &err);
+  r->ix = thread_index(r->ixref, r->srv->opt.query_timeout_us, &rc, &err);
   cxd_rpc_run_on_worker(r, rc, &err);
   r->ix = NULL;
 }
