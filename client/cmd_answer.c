@@ -4,6 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One "  Q077  question" line, cut to the terminal's width. */
+static void card_line(const cl_opts *o, json_t *h) {
+  char line[4096];
+  snprintf(line, sizeof line, "  %s%-5s%s %s", cl_sgr(o, CL_ID),
+           json_string_value(json_object_get(h, "id")), cl_sgr(o, CL_RESET),
+           json_string_value(json_object_get(h, "question")));
+  char *t = cl_truncate(line, o->width);
+  puts(t);
+  free(t);
+}
+
 static int run_answer(cl_opts *o, int argc, char **argv) {
   char *query = cl_join(argc, argv);
   json_t *params = json_pack("{s:s}", "query", query);
@@ -30,8 +41,7 @@ static int run_answer(cl_opts *o, int argc, char **argv) {
       size_t i;
       json_t *h;
       json_array_foreach(alts, i, h) {
-        printf("  %s%-5s%s %s\n", cl_sgr(o, CL_ID), json_string_value(json_object_get(h, "id")),
-               cl_sgr(o, CL_RESET), json_string_value(json_object_get(h, "question")));
+        card_line(o, h);
       }
     }
     json_decref(r);
@@ -86,8 +96,7 @@ static int run_answer(cl_opts *o, int argc, char **argv) {
     json_t *h;
     json_array_foreach(alts, i, h) {
       if (i >= 3) break;
-      printf("  %s%-5s%s %s\n", cl_sgr(o, CL_ID), json_string_value(json_object_get(h, "id")),
-             cl_sgr(o, CL_RESET), json_string_value(json_object_get(h, "question")));
+      card_line(o, h);
     }
   }
   json_decref(r);
