@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Weights of alternatives relative to a literal match (docs/ranking.md). */
 #define W_IDENT 2.0
@@ -483,6 +484,112 @@ static int utf8_cut(const char *s, int n) {
   return n;
 }
 
+/* Raw syntax for power users: "phrases", -exclusion, field:term, term*,
+ * AND/OR/NOT/NEAR and parentheses, translated to an FTS5 expression; what
+ * FTS5 still rejects is reported as CX_ESYNTAX by the raw plan. */
+static int raw_translate(const char *s, size_t n, cx__query *q, cx_err *err) {
+  static const char *const fields[] = {"question", "tags", "answer", "sources"};
+  cx__buf pos, neg;
+  cx__buf_init(&pos);
+  cx__buf_init(&neg);
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0;) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      i++;
+      continue;
+    }
+    if (c == '(' || c == ')') {
+      cx__buf_printf(&pos, " %c ", c);
+      i++;
+      continue;
+    }
+    int exclude = 0;
+    if (c == '-' && i + 1 < n && s[i + 1] != ' ') {
+      exclude = 1;
+      i++;
+    }
+    cx__buf tok;
+    cx__buf_init(&tok);
+    /* field: prefix */
+    size_t j = i;
+    while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '_')) j++;
+    if (j < n && s[j] == ':' && j > i) {
+      int known = 0;
+      for (size_t f = 0; f < 4; f++)
+        if (j - i == strlen(fields[f]) && strncasecmp(s + i, fields[f], j - i) == 0) known = 1;
+      if (!known) {
+        rc = cx_err_set(err, CX_ESYNTAX, "query", "raw query: unknown field `%.*s` at byte %zu; "
+                        "fields are question, tags, answer, sources", (int)(j - i), s + i, i + 1);
+        cx__buf_destroy(&tok);
+        break;
+      }
+      cx__buf_add(&tok, s + i, j - i);
+      cx__buf_puts(&tok, " : ");
+      i = j + 1;
+    }
+    if (i < n && s[i] == '"') {
+      size_t e = i + 1;
+      while (e < n && s[e] != '"') e++;
+      if (e >= n) {
+        rc = cx_err_set(err, CX_ESYNTAX, "query", "raw query: unbalanced quote at byte %zu; close "
+                        "the phrase with \"", i + 1);
+        cx__buf_destroy(&tok);
+        break;
+      }
+      cx__buf_add(&tok, s + i, e - i + 1);
+      i = e + 1;
+    } else {
+      size_t e = i;
+      while (e < n && s[e] != ' ' && s[e] != '\t' && s[e] != '\n' && s[e] != '(' && s[e] != ')' &&
+             s[e] != '"' && s[e] != '*')
+        e++;
+      if (e == i && !(i < n && s[i] == '*')) {
+        rc = cx_err_set(err, CX_ESYNTAX, "query", "raw query: expected a term at byte %zu", i + 1);
+        cx__buf_destroy(&tok);
+        break;
+      }
+      size_t len = e - i;
+      int op = !exclude && tok.n == 0 &&
+               ((len == 3 && (!strncmp(s + i, "AND", 3) || !strncmp(s + i, "NOT", 3))) ||
+                (len == 2 && !strncmp(s + i, "OR", 2)) || (len == 4 && !strncmp(s + i, "NEAR", 4)));
+      if (op) {
+        cx__buf_add(&tok, s + i, len);
+      } else {
+        cx__buf_putc(&tok, '"');
+        for (size_t k = i; k < e; k++) {
+          if (s[k] == '"') cx__buf_putc(&tok, '"');
+          cx__buf_putc(&tok, s[k]);
+        }
+        cx__buf_putc(&tok, '"');
+      }
+      i = e;
+      if (i < n && s[i] == '*') {
+        cx__buf_putc(&tok, '*');
+        i++;
+      }
+    }
+    cx__buf *dst = exclude ? &neg : &pos;
+    if (dst->n) cx__buf_putc(dst, ' ');
+    if (exclude && neg.n) cx__buf_puts(&neg, "OR ");
+    cx__buf_add(dst, tok.p, tok.n);
+    cx__buf_destroy(&tok);
+  }
+  if (rc == 0 && neg.n && pos.n == 0)
+    rc = cx_err_set(err, CX_ESYNTAX, "query", "raw query: only exclusions; add a term to search for");
+  if (rc == 0 && pos.n) {
+    cx__buf m;
+    cx__buf_init(&m);
+    if (neg.n) cx__buf_printf(&m, "(%s) NOT (%s)", pos.p, neg.p);
+    else cx__buf_puts(&m, pos.p);
+    q->raw_match = cx__buf_detach(&m);
+  }
+  if (rc == 0 && q->raw_match == NULL) q->raw_match = cx_xstrdup("");
+  cx__buf_destroy(&pos);
+  cx__buf_destroy(&neg);
+  return rc;
+}
+
 int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx__query *q,
                     cx_err *err) {
   memset(q, 0, sizeof *q);
@@ -492,10 +599,7 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
     n = utf8_cut(text, CX__MAX_QUERY_BYTES);
     q->truncated = 1;
   }
-  if (raw) {
-    q->raw_match = cx_xstrndup(text, (size_t)n);
-    return 0;
-  }
+  if (raw) return raw_translate(text, (size_t)n, q, err);
   /* Identifiers first: they are what the person means most precisely. */
   cx__buf ids;
   cx__buf_init(&ids);

@@ -5,7 +5,7 @@
 #include "engine_internal.h"
 
 /* BM25F parameters and field weights (docs/ranking.md). */
-#define CX__W_QUESTION 5.0
+#define CX__W_QUESTION 3.0
 #define CX__W_TAGS 3.0
 #define CX__W_ANSWER 1.0
 #define CX__W_SOURCES 0.5
@@ -13,9 +13,9 @@
 #define CX__K1 1.2
 /* Share of a term's idf earned by merely containing it: rewards covering
  * more of the question's distinct terms over repeating one of them. */
-#define CX__COVERAGE 0.6
+#define CX__COVERAGE 0.3
 /* The same field weights for FTS5's bm25() in raw mode. */
-#define CX__BM25_WEIGHTS "5.0, 3.0, 1.0, 0.5"
+#define CX__BM25_WEIGHTS "3.0, 3.0, 1.0, 0.5"
 
 typedef struct cx__palt {
   int slot, alt;
