@@ -539,7 +539,7 @@ double cx__confidence(const cx__query *q, const cx__result *res) {
 /* Confidence below which answer() says nothing is good enough; measured on
  * tests/eval (docs/ranking.md). */
 #ifndef CX_ANSWER_THRESHOLD
-#define CX_ANSWER_THRESHOLD 0.55
+#define CX_ANSWER_THRESHOLD 0.65
 #endif
 
 static json_t *section_json(json_t *card, const char *name, const char *key) {
