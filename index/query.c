@@ -290,10 +290,16 @@ static char *make_snippet(cx_index *ix, json_t *card, const cx_strv *stems, cons
   int best_q = -1;
   size_t idx;
   json_t *sec;
+  /* Tokenising is the cost of a hit: the plain-English answer is tried
+   * first and, when it matches any term, the other sections are not. */
+  for (int pass = 0; pass < 2; pass++)
   json_array_foreach(sections, idx, sec) {
     const char *name = json_string_value(json_object_get(sec, "name"));
     const char *text = json_string_value(json_object_get(sec, "text"));
     if (text == NULL || *text == '\0' || (name && strcasecmp(name, "Sources") == 0)) continue;
+    int is_plain = name && strcasecmp(name, "Plain-English answer") == 0;
+    if ((pass == 0) != is_plain) continue;
+    if (pass == 1 && best_q >= 64) break;
     snip_ctx s = {NULL, 0, 0, stems};
     cx__tokenize(ix, 1, text, -1, snip_cb, &s);
     size_t from;
