@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define READ_CHUNK 65536
 
@@ -297,6 +298,17 @@ static void on_write(uv_write_t *req, int status) {
   conn_write(c);
 }
 
+/* Closing a Unix socket with unread bytes makes the peer's next read fail
+ * with ECONNRESET, possibly before it has seen our EOF: a client that
+ * pipelined requests we will not run (drain, too-long line) then gets a reset
+ * instead of a clean end. Reading what is already there makes that rare. */
+static void discard_unread(cxd_conn *c) {
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0) return;
+  for (int i = 0; i < 64; i++)
+    if (recv(fd, shared_rbuf, sizeof shared_rbuf, MSG_DONTWAIT) <= 0) break;
+}
+
 /* Hands queued replies to the kernel: a direct write first (the common case
  * costs one syscall and no allocation), the rest through uv_write. One
  * uv_write at a time, so replies keep their order on the wire. */
@@ -333,6 +345,7 @@ static void conn_write(cxd_conn *c) {
   }
   /* everything is out */
   if (c->close_after_flush) {
+    discard_unread(c);
     cxd_conn_close(c, CXD_LOG_DEBUG, "done");
     return;
   }

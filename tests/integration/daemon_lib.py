@@ -115,7 +115,8 @@ class Daemon:
                                                                     self.log_text()))
 
     def log_text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
