@@ -123,6 +123,10 @@ static int check_bytes(cx__cardctx *c, const char *data, size_t len, size_t base
       seen_nul = 1;
       errors++;
     }
+    if ((unsigned char)data[i] >= 0x01 && (unsigned char)data[i] < 0x80) { /* most bytes */
+      i++;
+      continue;
+    }
     size_t n = utf8_seq((const unsigned char *)data + i, len - i);
     if (n == 0) {
       int line, col;

@@ -564,12 +564,43 @@ static void want_strv(cx__cardctx *c, const ynode *v, const char *name, cx_strv 
 typedef void (*pair_fn)(cx__cardctx *c, cx_card *card, void *arg, const char *key,
                         const ynode *k, const ynode *v);
 
+/* The keys of a mapping seen so far. A card's mappings have a dozen keys, so
+ * a linear scan; a hash table only past that, for hostile headers. */
+typedef struct seen_keys {
+  const ynode *small[16];
+  size_t n;
+  json_t *big; /* key -> line, once n reaches 16 */
+} seen_keys;
+
+static int seen_line(const seen_keys *s, const char *key) {
+  if (s->big) {
+    json_t *v = json_object_get(s->big, key);
+    return v ? (int)json_integer_value(v) : 0;
+  }
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->small[i]->value, key) == 0) return s->small[i]->line;
+  return 0;
+}
+
+static void seen_add(seen_keys *s, const ynode *k) {
+  if (s->big == NULL && s->n < 16) {
+    s->small[s->n++] = k;
+    return;
+  }
+  if (s->big == NULL) {
+    s->big = json_object();
+    for (size_t i = 0; i < s->n; i++)
+      json_object_set_new(s->big, s->small[i]->value, json_integer(s->small[i]->line));
+  }
+  json_object_set_new(s->big, k->value, json_integer(k->line));
+}
+
 static int is_merge_key(const ynode *k) {
   return k->kind == Y_SCALAR && k->plain && strcmp(k->value, "<<") == 0;
 }
 
 static void walk_pairs(cx__cardctx *c, cx_card *card, const ynode *m, const char *what,
-                       pair_fn fn, void *arg, json_t *seen, int merged) {
+                       pair_fn fn, void *arg, seen_keys *seen, int merged) {
   for (size_t i = 0; i + 1 < m->n; i += 2) {
     const ynode *k = m->kids[i], *v = m->kids[i + 1];
     if (is_merge_key(k)) continue;
@@ -579,16 +610,16 @@ static void walk_pairs(cx__cardctx *c, cx_card *card, const ynode *m, const char
                        kind_name(k));
       continue;
     }
-    json_t *first = json_object_get(seen, k->value);
-    if (first != NULL) {
+    int first = seen_line(seen, k->value);
+    if (first > 0) {
       if (!merged) { /* in a merged mapping, a key already set here is overridden */
         char clip[CX__CLIP_SIZE];
         cx__card_error(c, k->line, k->col, "duplicate %s key `%s` (first on line %d); remove one",
-                       what, cx__clip(k->value, clip), (int)json_integer_value(first));
+                       what, cx__clip(k->value, clip), first);
       }
       continue;
     }
-    json_object_set_new(seen, k->value, json_integer(k->line));
+    seen_add(seen, k);
     fn(c, card, arg, k->value, k, v);
   }
   for (size_t i = 0; i + 1 < m->n; i += 2) {
@@ -614,9 +645,9 @@ static void walk_pairs(cx__cardctx *c, cx_card *card, const ynode *m, const char
 
 static void each_pair(cx__cardctx *c, cx_card *card, const ynode *m, const char *what,
                       pair_fn fn, void *arg) {
-  json_t *seen = json_object(); /* key -> line of first use */
-  walk_pairs(c, card, m, what, fn, arg, seen, 0);
-  json_decref(seen);
+  seen_keys seen = {{NULL}, 0, NULL};
+  walk_pairs(c, card, m, what, fn, arg, &seen, 0);
+  json_decref(seen.big);
 }
 
 typedef struct item_arg {
