@@ -510,8 +510,17 @@ int cx__store_commit(cx__store *st, cx_err *err) {
   /* Merging FTS5's segments into one b-tree makes the first queries as
    * fast as the later ones and the file smaller. */
   if (sqlite3_exec(st->db, "INSERT INTO fts(fts) VALUES('optimize')", NULL, NULL, NULL) !=
-          SQLITE_OK ||
-      sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+      SQLITE_OK) {
+    rc = db_error(st, err, "optimize");
+    cx__store_abort(st);
+    return rc;
+  }
+  /* The query engine's precomputed postings, from the finished FTS index. */
+  if ((rc = cx__engine_post_build(st->db, err)) != 0) {
+    cx__store_abort(st);
+    return rc;
+  }
+  if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
     rc = db_error(st, err, "commit");
     cx__store_abort(st);
     return rc;
