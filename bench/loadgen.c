@@ -3,8 +3,8 @@
  *   loadgen --socket PATH [-c CONNS] [-k INFLIGHT] [-d SECONDS] [-w WARMUP_SECONDS]
  *           [-m METHOD] [-q QUERIES_FILE] [-r REQUESTS_FILE] [--label TEXT]
  *
- * Requests are JSON-RPC lines. With -m ping (the default) every request is a
- * ping; -q FILE sends `search` (or -m answer/suggest) for each line of FILE
+ * Requests are JSON-RPC lines. Without a file every request is a ping (or
+ * -m METHOD without params); -q FILE sends `search` (or -m answer/suggest) for each line of FILE
  * in turn; -r FILE takes whole request templates, one JSON object per line
  * with "method" and "params" (loadgen adds "jsonrpc" and "id"). The id of a
  * request is its slot on the connection, so replies may come back in any
@@ -40,7 +40,7 @@ static struct {
   int conns, inflight;
   double seconds, warmup;
   const char *method, *queries, *requests, *label;
-} opt = {NULL, 16, 1, 5.0, 1.0, "ping", NULL, NULL, ""};
+} opt = {NULL, 16, 1, 5.0, 1.0, NULL, NULL, NULL, ""};
 
 static char **bodies; /* the part of each request after "id":N, */
 static size_t nbodies;
@@ -183,7 +183,8 @@ static void reply(lg_conn *c, const char *line, size_t len) {
     cxd_hist_add(&hist, (now - c->sent_at[slot]) / 1000);
     completed++;
     const char *rest = strchr(p + 5, ',');
-    if (rest && strncmp(rest, ",\"error\":", 9) == 0) errors++;
+    if (rest && strncmp(rest, ",\"error\":", 9) == 0 && errors++ == 0)
+      fprintf(stderr, "loadgen: first error reply: %.300s\n", line);
   }
   c->sent_at[slot] = 0;
   c->free_slots[c->nfree++] = slot;
@@ -256,6 +257,7 @@ int main(int argc, char **argv) {
   if (!opt.socket || opt.conns < 1 || opt.inflight < 1 || opt.inflight > 100000 ||
       opt.seconds <= 0)
     usage();
+  if (opt.method == NULL) opt.method = opt.queries ? "search" : "ping";
   load_bodies();
   cxd_hist_init(&hist);
   loop = uv_default_loop();
