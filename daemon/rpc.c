@@ -150,8 +150,7 @@ void cxd_rpc_handle_line(cxd_conn *c, const char *line, size_t len) {
   const cxd_method *m = cxd_method_find(name);
   if (m == NULL) {
     cxd_error_set(&err, CXD_METHOD_NOT_FOUND, json_pack("{s:s}", "method", name),
-                  "method not found: %s (methods: search, answer, get, suggest, related, "
-                  "stats, ping, reload)", name);
+                  "method not found: %s", name);
     goto bad_id;
   }
   json_t *params = json_object_get(msg, "params");
