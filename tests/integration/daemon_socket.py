@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """daemon_socket.py — socket handling: stale file, second daemon, modes, default paths, activation, peer uids."""
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -123,6 +124,16 @@ def run():
     check(not os.path.exists(os.path.join(L.TMP, "unused.sock")), "bound --socket despite activation")
     d.stop()
     check(os.path.exists(apath), "the activated socket belongs to systemd: it must stay")
+
+    # the same through systemd's own tool, when installed
+    sa = shutil.which("systemd-socket-activate")
+    if sa:
+        spath = os.path.join(L.TMP, "sd.sock")
+        d = L.Daemon(["--index", index], sock=False, wrapper=[sa, "-l", spath], wait=False)
+        d.sock = spath
+        d.wait_ready()
+        check("socket activation" in d.log_text(), "systemd-socket-activate: not activated")
+        d.stop()
 
     # --allow-uid (needs root to connect as someone else)
     if os.geteuid() == 0:
