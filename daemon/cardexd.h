@@ -272,7 +272,9 @@ typedef struct cxd_server {
   int socket_created; /* we bound it, so we remove it at exit */
   /* main.c */
   uv_signal_t sigint, sigterm, sighup;
-  uv_check_t flush_check;
+  uv_check_t flush_check;     /* writes replies made during the poll phase */
+  uv_prepare_t flush_prepare; /* … and those made by timers and deferred write callbacks,
+                                 which run before poll and would otherwise wait in it */
   uv_timer_t idle_timer, drain_timer;
   int draining, finished, exit_code;
   uint64_t start_ns;

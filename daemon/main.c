@@ -19,6 +19,7 @@ void cxd_server_maybe_finish(cxd_server *srv) {
   close_handle((uv_handle_t *)&srv->sigterm);
   close_handle((uv_handle_t *)&srv->sighup);
   close_handle((uv_handle_t *)&srv->flush_check);
+  close_handle((uv_handle_t *)&srv->flush_prepare);
   close_handle((uv_handle_t *)&srv->idle_timer);
   close_handle((uv_handle_t *)&srv->drain_timer);
 }
@@ -63,6 +64,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 }
 
 static void on_check(uv_check_t *h) { cxd_conns_flush(h->data); }
+static void on_prepare(uv_prepare_t *h) { cxd_conns_flush(h->data); }
 
 static void on_idle_sweep(uv_timer_t *t) { cxd_conns_sweep_idle(t->data); }
 
@@ -103,6 +105,12 @@ static int start_handles(cxd_server *srv) {
     srv->flush_check.data = srv;
     rc = uv_check_start(&srv->flush_check, on_check);
     uv_unref((uv_handle_t *)&srv->flush_check);
+  }
+  if (rc == 0) rc = uv_prepare_init(srv->loop, &srv->flush_prepare);
+  if (rc == 0) {
+    srv->flush_prepare.data = srv;
+    rc = uv_prepare_start(&srv->flush_prepare, on_prepare);
+    uv_unref((uv_handle_t *)&srv->flush_prepare);
   }
   if (rc == 0) rc = uv_timer_init(srv->loop, &srv->idle_timer);
   if (rc == 0) rc = uv_timer_init(srv->loop, &srv->drain_timer);
