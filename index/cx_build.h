@@ -141,8 +141,9 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
 int cx__store_load_old(cx__store *st, const char *fingerprint, cx__strmap *old, cx_err *err);
 /* Adds a files row for an item whose card is not in the index (card NULL). */
 int cx__store_file(cx__store *st, const cx__item *it, cx_err *err);
-/* Inserts a parsed card with every row derived from it; *rowid receives its rowid. */
-int cx__store_card(cx__store *st, const cx__item *it, cx_err *err);
+/* Inserts a parsed card with every row derived from it, as the next rowid.
+ * Takes the item's FTS column texts (it->doc is left empty). */
+int cx__store_card(cx__store *st, cx__item *it, cx_err *err);
 /* The id of a card of the old index (caller frees), or NULL. */
 char *cx__store_old_id(cx__store *st, int64_t old_rowid, cx_err *err);
 /* Copies an unchanged card's rows from the old index; re-emits its stored

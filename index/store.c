@@ -55,13 +55,28 @@ static const char *const stmt_sql[S_COUNT] = {
              " WHERE card = ?2 ORDER BY rowid",
   [C_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) SELECT ?1, ord, name,"
                 " markdown, text FROM old.sections WHERE card = ?2 ORDER BY rowid",
-  [C_FTS] = "INSERT INTO fts(rowid, question, tags, answer, sources) SELECT ?1, question,"
-            " tags, answer, sources FROM old.fts WHERE rowid = ?2",
+  /* Read, then inserted by S_FTS: an INSERT … SELECT into FTS5 opens a
+   * savepoint, and FTS5 flushes its pending terms to a new segment at every
+   * savepoint — slow, and the index would differ from a full build's. */
+  [C_FTS] = "SELECT question, tags, answer, sources FROM old.fts WHERE rowid = ?1",
   [C_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) SELECT ?1, ord,"
                 " line, col, message FROM old.card_warnings WHERE card = ?2 ORDER BY rowid",
   [C_WARNINGS_OF] = "SELECT line, col, message FROM old.card_warnings WHERE card = ?1"
                     " ORDER BY ord",
 };
+
+/* FTS rows wait here and are inserted in batches. FTS5 keeps pending terms
+ * in memory and writes a segment when the memory is full — or at every
+ * savepoint, and the statements that fill the other tables open savepoints.
+ * Inserted one by one between them, each card would get its own tiny
+ * segment (three times the leaf pages, then merges); in batches, the pending
+ * terms of a whole batch make one segment, as in a bulk load. */
+#define FTS_BATCH_BYTES (8u << 20)
+
+typedef struct fts_row {
+  int64_t rowid;
+  char *col[4];
+} fts_row;
 
 struct cx__store {
   sqlite3 *db;
@@ -69,6 +84,8 @@ struct cx__store {
   int attached;
   int64_t ncards;
   sqlite3_stmt *stmt[S_COUNT];
+  fts_row *batch;
+  size_t nbatch, capbatch, batch_bytes;
 };
 
 void cx__utc_now(char out[32]) {
@@ -286,6 +303,39 @@ static int run(cx__store *st, int which, cx_err *err) {
   return 0;
 }
 
+static void batch_clear(cx__store *st) {
+  for (size_t i = 0; i < st->nbatch; i++)
+    for (int c = 0; c < 4; c++) free(st->batch[i].col[c]);
+  st->nbatch = st->batch_bytes = 0;
+}
+
+static int batch_flush(cx__store *st, cx_err *err) {
+  sqlite3_stmt *s = st->stmt[S_FTS];
+  int rc = 0;
+  for (size_t i = 0; i < st->nbatch && rc == 0; i++) {
+    sqlite3_bind_int64(s, 1, st->batch[i].rowid);
+    for (int c = 0; c < 4; c++) bind_text(s, 2 + c, st->batch[i].col[c]);
+    rc = run(st, S_FTS, err);
+  }
+  batch_clear(st);
+  return rc;
+}
+
+/* Takes the four column texts (malloc'd). */
+static int batch_add(cx__store *st, int64_t rowid, char *col[4], cx_err *err) {
+  if (st->nbatch == st->capbatch) {
+    st->capbatch = st->capbatch ? st->capbatch * 2 : 256;
+    st->batch = cx_xrealloc(st->batch, st->capbatch * sizeof *st->batch);
+  }
+  fts_row *r = &st->batch[st->nbatch++];
+  r->rowid = rowid;
+  for (int c = 0; c < 4; c++) {
+    r->col[c] = col[c];
+    st->batch_bytes += strlen(col[c]);
+  }
+  return st->batch_bytes >= FTS_BATCH_BYTES ? batch_flush(st, err) : 0;
+}
+
 static int insert_file(cx__store *st, const cx__item *it, int64_t card, cx_err *err) {
   sqlite3_stmt *s = st->stmt[S_FILE];
   bind_text(s, 1, it->file->path);
@@ -318,7 +368,7 @@ static int insert_strv(cx__store *st, int which, int64_t card, const char *kind,
   return 0;
 }
 
-int cx__store_card(cx__store *st, const cx__item *it, cx_err *err) {
+int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
   const cx_card *c = it->card;
   int64_t row = st->ncards + 1;
   int rc = insert_file(st, it, row, err);
@@ -395,14 +445,12 @@ int cx__store_card(cx__store *st, const cx__item *it, cx_err *err) {
     if ((rc = run(st, S_WARNING, err))) return rc;
   }
 
-  s = st->stmt[S_FTS];
-  sqlite3_bind_int64(s, 1, row);
-  bind_text(s, 2, it->doc.question.p ? it->doc.question.p : "");
-  bind_text(s, 3, it->doc.tags.p ? it->doc.tags.p : "");
-  bind_text(s, 4, it->doc.answer.p ? it->doc.answer.p : "");
-  bind_text(s, 5, it->doc.sources.p ? it->doc.sources.p : "");
-  if ((rc = run(st, S_FTS, err))) return rc;
+  /* The item is cleared after this: its column texts are taken, not copied. */
+  cx__fts_doc *doc = &it->doc;
+  char *col[4] = {cx__buf_detach(&doc->question), cx__buf_detach(&doc->tags),
+                  cx__buf_detach(&doc->answer), cx__buf_detach(&doc->sources)};
   st->ncards = row;
+  return batch_add(st, row, col, err);
   return 0;
 }
 
@@ -424,20 +472,37 @@ int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *e
   int64_t row = st->ncards + 1;
   int rc = insert_file(st, it, row, err);
   if (rc) return rc;
-  static const int copies[] = {C_CARD, C_PACK,    C_TAG,     C_CLAUSE, C_SOURCE,
-                               C_ACTION, C_LINK, C_SECTION, C_WARNING, C_FTS};
+  static const int copies[] = {C_CARD, C_PACK,   C_TAG,     C_CLAUSE, C_SOURCE,
+                               C_ACTION, C_LINK, C_SECTION, C_WARNING};
   for (size_t i = 0; i < sizeof copies / sizeof *copies; i++) {
     sqlite3_stmt *s = st->stmt[copies[i]];
     sqlite3_bind_int64(s, 1, row);
     sqlite3_bind_int64(s, 2, it->old_rowid);
     if ((rc = run(st, copies[i], err))) return rc;
-    /* A card or FTS row missing from a valid-looking old index: refuse to
-     * write an index that differs from a full build. */
-    if ((copies[i] == C_CARD || copies[i] == C_FTS) && sqlite3_changes(st->db) != 1)
-      return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index is incomplete;"
+    /* A card missing from a valid-looking old index: refuse to write an
+     * index that differs from a full build. */
+    if (copies[i] == C_CARD && sqlite3_changes(st->db) != 1)
+      return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index is missing;"
                         " rebuild with --full", st->out_path, (long long)it->old_rowid);
   }
-  sqlite3_stmt *s = st->stmt[C_WARNINGS_OF];
+  sqlite3_stmt *s = st->stmt[C_FTS];
+  sqlite3_bind_int64(s, 1, it->old_rowid);
+  rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) {
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
+    return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index has no text;"
+                      " rebuild with --full", st->out_path, (long long)it->old_rowid);
+  }
+  char *col[4];
+  for (int c = 0; c < 4; c++) {
+    const char *t = (const char *)sqlite3_column_text(s, c);
+    col[c] = cx_xstrdup(t ? t : "");
+  }
+  sqlite3_reset(s);
+  if ((rc = batch_add(st, row, col, err))) return rc;
+
+  s = st->stmt[C_WARNINGS_OF];
   sqlite3_bind_int64(s, 1, it->old_rowid);
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
     cx_diags_add(diags, CX_DIAG_WARNING, it->file->path, sqlite3_column_int(s, 0),
@@ -505,7 +570,11 @@ static void finalize_all(cx__store *st) {
 }
 
 int cx__store_commit(cx__store *st, cx_err *err) {
-  int rc = 0;
+  int rc = batch_flush(st, err);
+  if (rc) {
+    cx__store_abort(st);
+    return rc;
+  }
   finalize_all(st);
   /* Merging FTS5's segments into one b-tree makes the first queries as
    * fast as the later ones and the file smaller. */
@@ -549,6 +618,7 @@ int cx__store_commit(cx__store *st, cx_err *err) {
     cx__store_abort(st);
     return rc;
   }
+  free(st->batch);
   free(st->out_path);
   free(st->tmp_path);
   free(st);
@@ -557,6 +627,8 @@ int cx__store_commit(cx__store *st, cx_err *err) {
 
 void cx__store_abort(cx__store *st) {
   if (st == NULL) return;
+  batch_clear(st);
+  free(st->batch);
   finalize_all(st);
   if (st->db) sqlite3_close(st->db);
   unlink(st->tmp_path);
