@@ -68,6 +68,12 @@ const char *cx__clip(const char *s, char buf[CX__CLIP_SIZE]) {
   return buf;
 }
 
+void cx__strv_take(cx_strv *v, char *s) {
+  if ((v->n & (v->n - 1)) == 0) /* 0, 1, 2, 4 …: full */
+    v->v = cx_xrealloc(v->v, (v->n ? v->n * 2 : 1) * sizeof *v->v);
+  v->v[v->n++] = s;
+}
+
 /* ---- bytes --------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at p (no overlongs, surrogates or

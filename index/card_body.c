@@ -235,6 +235,7 @@ static int card_id_shape(const char *s, size_t n) {
 
 /* References "(See Q081)", "(see Q081, Q082)", "(See also Q081 and Q090)". */
 static void find_links(const char *s, size_t n, cx_card *card) {
+  json_t *seen = json_object(); /* a set: a hostile card may hold 100k ids */
   for (size_t i = 0; i + 4 < n; i++) {
     if (s[i] != '(' || strncasecmp(s + i + 1, "see", 3) != 0) continue;
     size_t j = i + 4;
@@ -254,14 +255,18 @@ static void find_links(const char *s, size_t n, cx_card *card) {
       int qualified = t < end && (s[t] == ':' || s[t] == '/'); /* "ISO27001:2022" */
       if (!qualified && card_id_shape(s + k, te - k)) {
         char *id = cx_xstrndup(s + k, te - k);
-        if (!cx__strv_contains(&card->links, id) && !(card->id && strcmp(card->id, id) == 0))
-          cx__strv_push(&card->links, id);
-        free(id);
+        if (json_object_get(seen, id) == NULL && !(card->id && strcmp(card->id, id) == 0)) {
+          json_object_set_new(seen, id, json_true());
+          cx__strv_take(&card->links, id);
+        } else {
+          free(id);
+        }
       }
       k = t;
     }
     i = end;
   }
+  json_decref(seen);
 }
 
 void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_card *card) {

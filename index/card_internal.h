@@ -34,6 +34,13 @@ void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0,
 #define CX__CLIP_SIZE 72
 const char *cx__clip(const char *s, char buf[CX__CLIP_SIZE]);
 
+/* Appends s (taking ownership) to a vector the parser is filling. cx_strv
+ * has no capacity field, so the capacity is n rounded up to a power of two:
+ * growth stays amortised O(1) for hostile cards with 100k items. Only for
+ * vectors filled by the parser alone (cx__strv_push elsewhere is fine too:
+ * it reallocates every time). */
+void cx__strv_take(cx_strv *v, char *s);
+
 /* Copies s[0..n) without its leading and trailing ASCII whitespace. Caller frees. */
 char *cx__strtrim(const char *s, size_t n);
 

@@ -506,7 +506,9 @@ static void keep_extra(cx__cardctx *c, cx_card *card, const char *where, const c
     fprintf(stderr, "cardex: out of memory encoding JSON\n");
     abort();
   }
-  card->extras = cx_xrealloc(card->extras, (card->nextras + 1) * sizeof *card->extras);
+  if ((card->nextras & (card->nextras - 1)) == 0) /* full: capacity is a power of two */
+    card->extras = cx_xrealloc(card->extras,
+                               (card->nextras ? card->nextras * 2 : 1) * sizeof *card->extras);
   cx_extra *x = &card->extras[card->nextras++];
   x->key = cx__buf_detach(&full);
   x->json = text;
@@ -548,12 +550,13 @@ static void want_strv(cx__cardctx *c, const ynode *v, const char *name, cx_strv 
       continue;
     }
     char *s = cx__strtrim(it->value, it->len);
-    if (it->type == T_NULL || s[0] == '\0')
+    if (it->type == T_NULL || s[0] == '\0') {
       cx__card_error(c, it->line, it->col, "`%s[%zu]` is empty; remove the item or fill it in",
                      name, i);
-    else
-      cx__strv_push(out, s);
-    free(s);
+      free(s);
+    } else {
+      cx__strv_take(out, s);
+    }
   }
 }
 

@@ -598,6 +598,48 @@ static void test_parse_memory(void) {
   CHECK(c == NULL);
 }
 
+/* Near the size limit, hostile shapes parse in (near) linear time without
+ * deep recursion; the ctest timeout catches a quadratic regression. */
+static void test_hostile(void) {
+  size_t cap = CX_DEFAULT_MAX_CARD_BYTES, n;
+  char *buf = malloc(cap);
+  cx_diags d;
+  cx_card *c = NULL;
+
+  /* 120k list items. */
+  n = (size_t)snprintf(buf, cap, "id: Q1\nquery: \"q?\"\npacks:\n");
+  for (int i = 0; i < 120000; i++) memcpy(buf + n, "  - a\n", 6), n += 6;
+  n += (size_t)snprintf(buf + n, cap - n, "---\n**A**\nb\n");
+  cx_diags_init(&d);
+  CHECK_INT(cx_card_parse("items.md", buf, n, NULL, &c, &d), 0);
+  if (c) CHECK_INT(c->packs.n, 120000);
+  cx_card_free(c);
+  cx_diags_destroy(&d);
+
+  /* 50k unknown keys: all kept, all warned. */
+  n = (size_t)snprintf(buf, cap, "id: Q1\nquery: \"q?\"\n");
+  for (int i = 0; i < 50000; i++) n += (size_t)snprintf(buf + n, cap - n, "k%d: [v]\n", i);
+  n += (size_t)snprintf(buf + n, cap - n, "---\n**A**\nb\n");
+  cx_diags_init(&d);
+  CHECK_INT(cx_card_parse("keys.md", buf, n, NULL, &c, &d), 0);
+  if (c) CHECK_INT(c->nextras, 50000);
+  CHECK_INT(d.nwarnings, 50000);
+  cx_card_free(c);
+  cx_diags_destroy(&d);
+
+  /* A body nested 500k block quotes deep. */
+  n = (size_t)snprintf(buf, cap, "id: Q1\nquery: \"q?\"\n---\n");
+  memset(buf + n, '>', 500000);
+  n += 500000;
+  n += (size_t)snprintf(buf + n, cap - n, " deep\n");
+  cx_diags_init(&d);
+  CHECK_INT(cx_card_parse("quotes.md", buf, n, NULL, &c, &d), 0);
+  CHECK(c && c->nsections == 1 && strcmp(c->sections[0].text, "deep") == 0);
+  cx_card_free(c);
+  cx_diags_destroy(&d);
+  free(buf);
+}
+
 int main(void) {
   test_original();
   test_front_matter();
@@ -613,6 +655,7 @@ int main(void) {
   test_too_big();
   test_load_errors();
   test_parse_memory();
+  test_hostile();
   if (failures) {
     fprintf(stderr, "test_card: %d failure(s)\n", failures);
     return 1;
