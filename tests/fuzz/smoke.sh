@@ -3,7 +3,7 @@
 #   FUZZ_SECONDS (default 20) bounds the run; crashes are kept in FUZZ_ARTIFACTS (default: cwd).
 # Exits 0 with "skipped" when clang or libFuzzer is not available.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "${0%/*}" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${FUZZ_SECONDS:-20}
 artifacts=${FUZZ_ARTIFACTS:-$PWD}
