@@ -16,7 +16,13 @@ static int check(cxd_req *r, cxd_error *e) {
 
 static int run(cxd_req *r, json_t **result, cxd_error *e) {
   cx_err err = {0};
+  /* cx_get does not restart the per-query deadline (index/query.c), so on a
+   * thread whose last search began more than --query-timeout ago SQLite's
+   * progress handler interrupts the lookup and the card reads as missing.
+   * A get is one primary-key lookup: run it without the bound. */
+  cx_index_set_time_limit(r->ix, 0);
   int rc = cx_get(r->ix, r->prep, result, &err);
+  cx_index_set_time_limit(r->ix, r->srv->opt.query_timeout_us);
   return rc ? cxd_error_from_cx(e, rc, &err, r->prep, r->srv->opt.query_timeout_us) : 0;
 }
 

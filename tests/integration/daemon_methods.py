@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """daemon_methods.py — every protocol method against the real cardexd, with the shapes of docs/protocol.md."""
 import os
+import time
 import daemon_lib as L
 from daemon_lib import check
 
@@ -82,6 +83,23 @@ def run():
     r = c.result("stats")
     check(r["index"]["generation"] == before + 1, "reload did not swap: %r" % r["index"])
     check(r["reload"]["count"] == 1 and r["reload"]["last_ok"] is True, "reload stats: %r" % r["reload"])
+
+    # a get long after a search on the same worker still finds the card (the
+    # per-query deadline must not outlive its query)
+    d2 = L.Daemon(["--index", index, "--query-timeout", "200", "--threads", "1"])
+    c2 = L.Client(d2.sock)
+    c2.result("search", {"query": "isms"})
+    time.sleep(0.5)
+    for i in range(500):  # SQLite runs the progress handler only every 1000 VM steps
+        c2.send("get", {"id": "Q077"})
+    for i in range(500):
+        r = c2.recv()
+        check("result" in r and r["result"]["id"] == "Q077", "get after an old search: %r" % r)
+    c2.result("search", {"query": "gdpr"})
+    time.sleep(0.5)
+    check(c2.result("related", {"id": "Q077"}) is not None, "related after an old search")
+    c2.close()
+    d2.stop()
 
     # notifications are executed and never answered: a ping after them is the next line
     c.send("ping", notification=True)
