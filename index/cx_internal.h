@@ -98,6 +98,10 @@ void cx__fts_doc_destroy(cx__fts_doc *doc);
 void cx__ident_tokens(const char *ident, cx__buf *out);
 /* The compact clause token of one clause path ("6.1.2" -> "c6x1x2"). */
 void cx__clause_token(const char *clause, size_t len, cx__buf *out);
+/* Appends, space-separated, the compact tokens of every identifier that
+ * prose mentions ("ISO/IEC 27001", "Annex A 5.15", "Article 32"), as the
+ * query engine reads them from a question; card ids are left out. */
+void cx__text_idents(const char *text, cx__buf *out);
 
 /* The query engine's precomputed tables (cx_postings: per-term block postings
  * with impacts; cx_words: words and their stems), built from the finished FTS

@@ -149,8 +149,9 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last,
                     cx__query *q, cx_err *err);
 void cx__query_destroy(cx__query *q);
 int cx__is_stop_word(const char *w, size_t n);
-/* Identifier tokens (already compact, e.g. "c6x1x2") found in text, one per
- * line in out (query_parse.c). */
+/* Identifiers found in text, one per line in out (query_parse.c): a kind
+ * letter ('q' card id, 'c' clause, 's' standard), then the identifier's
+ * compact tokens, most specific first: "c iso27001c4 c4". */
 void cx__query_idents(const char *text, cx__buf *out);
 int cx__damerau_within(const char *a, size_t na, const char *b, size_t nb, int k);
 

@@ -49,6 +49,38 @@ void cx__ident_tokens(const char *ident, cx__buf *out) {
   cx__clause_token(clause, strlen(clause), out);
 }
 
+/* The tokens of a primary clause id once more, marked "pri": the query
+ * engine ranks a card whose subject is a clause above cards that merely
+ * overlap with it (docs/ranking.md). */
+static void primary_tokens(const char *ident, cx__buf *out) {
+  cx__buf t;
+  cx__buf_init(&t);
+  cx__ident_tokens(ident, &t);
+  for (const char *p = t.p; p && *p;) {
+    size_t len = strcspn(p, " ");
+    if (len) {
+      cx__buf_puts(out, " pri");
+      cx__buf_add(out, p, len);
+    }
+    p += len;
+    while (*p == ' ') p++;
+  }
+  cx__buf_destroy(&t);
+}
+
+/* Identifiers mentioned in prose ("ISO 27001", "Article 32") as one more
+ * line of compact tokens, so that the tokens a query makes of them match. */
+static void add_idents_of(cx__buf *b, const char *text) {
+  cx__buf t;
+  cx__buf_init(&t);
+  cx__text_idents(text, &t);
+  if (t.n) {
+    if (b->n) cx__buf_puts(b, "\n");
+    cx__buf_add(b, t.p, t.n);
+  }
+  cx__buf_destroy(&t);
+}
+
 static void add_text(cx__buf *b, const char *s) {
   if (s == NULL || *s == '\0') return;
   if (b->n) cx__buf_puts(b, "\n");
@@ -64,6 +96,11 @@ void cx__fts_doc_build(const cx_card *card, cx__fts_doc *doc) {
   add_text(&doc->question, card->query);
   if (card->title && card->query && strcmp(card->title, card->query) != 0)
     add_text(&doc->question, card->title);
+  cx__buf qtext;
+  cx__buf_init(&qtext);
+  cx__buf_puts(&qtext, doc->question.p ? doc->question.p : "");
+  add_idents_of(&doc->question, qtext.p);
+  cx__buf_destroy(&qtext);
 
   add_text(&doc->tags, card->id);
   cx__ident_tokens(card->id, &doc->tags);
@@ -73,6 +110,7 @@ void cx__fts_doc_build(const cx_card *card, cx__fts_doc *doc) {
     for (size_t i = 0; i < lists[l]->n; i++) {
       add_text(&doc->tags, lists[l]->v[i]);
       if (l >= 2) cx__ident_tokens(lists[l]->v[i], &doc->tags);
+      if (l == 2) primary_tokens(lists[l]->v[i], &doc->tags);
     }
   for (size_t i = 0; i < card->cards_hint.n; i++) add_text(&doc->tags, card->cards_hint.v[i]);
 
@@ -81,6 +119,11 @@ void cx__fts_doc_build(const cx_card *card, cx__fts_doc *doc) {
     if (strcasecmp(s->name, "Sources") == 0) add_text(&doc->sources, s->text);
     else add_text(&doc->answer, s->text);
   }
+  cx__buf atext;
+  cx__buf_init(&atext);
+  cx__buf_puts(&atext, doc->answer.p ? doc->answer.p : "");
+  add_idents_of(&doc->answer, atext.p);
+  cx__buf_destroy(&atext);
   for (size_t i = 0; i < card->nsources; i++) {
     add_text(&doc->sources, card->sources[i].title);
     add_text(&doc->sources, card->sources[i].id);

@@ -8,6 +8,7 @@
 
 /* Weights of alternatives relative to a literal match (docs/ranking.md). */
 #define W_IDENT 2.0
+#define W_IDENT_OVERLAP 1.2 /* a clause id the card only overlaps with */
 #define W_SYNONYM 0.7
 #define W_TYPO1 0.6
 #define W_TYPO2 0.45
@@ -104,24 +105,27 @@ static int word_at(const char *s, size_t i, size_t n, const char *w) {
   return 1;
 }
 
-static void add_ident(cx__buf *out, const char *tok) {
-  cx__buf_puts(out, tok);
-  cx__buf_putc(out, '\n');
+/* An identifier is written to out as one line: a kind letter ('q' card id,
+ * 'c' clause, 's' standard), then its alternative tokens, most specific
+ * first ("c iso27001c4 c4"). */
+static void ident_begin(cx__buf *out, char kind) {
+  cx__buf_putc(out, kind);
 }
 
-static void add_clause(cx__buf *out, const char *prefix, const char *s, size_t len) {
-  cx__buf t;
-  cx__buf_init(&t);
-  cx__buf_puts(&t, prefix);
-  cx__clause_token(s, len, &t);
-  add_ident(out, t.p);
-  cx__buf_destroy(&t);
+static void ident_tok(cx__buf *out, const char *prefix, const char *s, size_t len, int clause) {
+  cx__buf_putc(out, ' ');
+  cx__buf_puts(out, prefix);
+  if (clause) cx__clause_token(s, len, out);
+  else cx__buf_add(out, s, len);
 }
+
+static void ident_end(cx__buf *out) { cx__buf_putc(out, '\n'); }
 
 /* Finds identifiers in the query and appends their compact tokens (one per
  * line) to out; spans of the text they cover are returned so that their
  * pieces ("5", "15") are not also searched as words. */
 static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans, size_t maxspans) {
+  if (n > CX__MAX_QUERY_BYTES * 64) n = CX__MAX_QUERY_BYTES * 64; /* a card's text: plenty */
   char *s = lower_copy(text, n);
   size_t nspans = 0;
   for (size_t i = 0; i < n;) {
@@ -137,12 +141,9 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
       if (j >= n || !is_word_char((unsigned char)s[j])) {
         size_t k = i + 1;
         while (k + 1 < j && s[k] == '0') k++;
-        cx__buf t;
-        cx__buf_init(&t);
-        cx__buf_putc(&t, 'q');
-        cx__buf_add(&t, s + k, j - k);
-        add_ident(out, t.p);
-        cx__buf_destroy(&t);
+        ident_begin(out, 'q');
+        ident_tok(out, "q", s + k, j - k, 0);
+        ident_end(out);
         end = j;
       }
     }
@@ -187,12 +188,16 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
           cx__buf_init(&cl);
           if (annex) cx__buf_puts(&cl, "a.");
           cx__buf_add(&cl, s + k, ce - k);
-          add_clause(out, pack, cl.p, cl.n);
-          add_clause(out, "", cl.p, cl.n);
+          ident_begin(out, 'c');
+          ident_tok(out, pack, cl.p, cl.n, 1);
+          ident_tok(out, "", cl.p, cl.n, 1);
+          ident_end(out);
           cx__buf_destroy(&cl);
           end = ce;
         } else {
-          add_ident(out, pack);
+          ident_begin(out, 's');
+          ident_tok(out, pack, "", 0, 0);
+          ident_end(out);
           end = after;
         }
       }
@@ -213,7 +218,9 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
           cx__buf_init(&cl);
           cx__buf_puts(&cl, "a.");
           cx__buf_add(&cl, s + j + 2, ce - j - 2);
-          add_clause(out, "", cl.p, cl.n);
+          ident_begin(out, 'c');
+          ident_tok(out, "", cl.p, cl.n, 1);
+          ident_end(out);
           cx__buf_destroy(&cl);
           end = ce;
         }
@@ -237,13 +244,15 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
         cx__buf_init(&cl);
         cx__buf_puts(&cl, kw[w].prefix);
         cx__buf_add(&cl, s + k, ce - k);
-        add_clause(out, "", cl.p, cl.n);
+        ident_begin(out, 'c');
+        ident_tok(out, "", cl.p, cl.n, 1);
         if (*kw[w].prefix) { /* GDPR writes both "Art.35" and "Article 35" */
-          cx__buf_init(&cl);
+          cl.n = 0;
           cx__buf_puts(&cl, "article ");
           cx__buf_add(&cl, s + k, ce - k);
-          add_clause(out, "", cl.p, cl.n);
+          ident_tok(out, "", cl.p, cl.n, 1);
         }
+        ident_end(out);
         cx__buf_destroy(&cl);
         end = ce;
         break;
@@ -253,7 +262,9 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
     if (end == start && isdigit((unsigned char)s[i])) {
       size_t ce = read_clause(s, i, n);
       if (ce > i && memchr(s + i, '.', ce - i) && (ce >= n || !is_word_char((unsigned char)s[ce]))) {
-        add_clause(out, "", s + i, ce - i);
+        ident_begin(out, 'c');
+        ident_tok(out, "", s + i, ce - i, 1);
+        ident_end(out);
         end = ce;
       }
     }
@@ -271,6 +282,23 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
 void cx__query_idents(const char *text, cx__buf *out) {
   span spans[64];
   find_idents(text, strlen(text), out, spans, 64);
+}
+
+void cx__text_idents(const char *text, cx__buf *out) {
+  if (text == NULL || *text == '\0') return;
+  cx__buf lines;
+  cx__buf_init(&lines);
+  find_idents(text, strlen(text), &lines, NULL, 0);
+  for (const char *line = lines.p; line && *line;) {
+    const char *nl = strchr(line, '\n');
+    /* "Q3" in prose is a quarter far more often than a card. */
+    if (line[0] != 'q' && nl > line + 2) {
+      if (out->n) cx__buf_putc(out, ' ');
+      cx__buf_add(out, line + 2, (size_t)(nl - line - 2));
+    }
+    line = nl + 1;
+  }
+  cx__buf_destroy(&lines);
 }
 
 /* ---- words ---- */
@@ -328,6 +356,16 @@ static cx__qslot *add_slot(cx__query *q, const char *word) {
   memset(s, 0, sizeof *s);
   s->word = cx_xstrdup(word);
   return s;
+}
+
+/* An identifier token as an alternative: stemmed as the index stemmed it. */
+static void add_ident_alt(cx_index *ix, cx__qslot *s, const char *tok, const char *from,
+                          double weight) {
+  cx__buf stem;
+  cx__buf_init(&stem);
+  cx__stem(ix, tok, strlen(tok), &stem);
+  if (stem.n && strchr(stem.p, ' ') == NULL) slot_add_alt(s, stem.p, tok, from, CX__K_IDENT, weight, 0);
+  cx__buf_destroy(&stem);
 }
 
 static int64_t term_df(cx_index *ix, const char *term) {
@@ -608,17 +646,36 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
   for (char *line = ids.p; line && *line;) {
     char *nl = strchr(line, '\n');
     *nl = '\0';
-    cx__buf stem;
-    cx__buf_init(&stem);
-    cx__stem(ix, line, strlen(line), &stem);
-    if (stem.n && strchr(stem.p, ' ') == NULL) {
-      cx__qslot *s = NULL;
-      for (size_t i = 0; i < q->nslots; i++)
-        if (strcmp(q->slots[i].word, line) == 0) s = &q->slots[i];
-      if (s == NULL) s = add_slot(q, line);
-      if (s) slot_add_alt(s, stem.p, line, line, CX__K_IDENT, W_IDENT, 0);
+    char kind = line[0];
+    const char *toks = line + 2;
+    cx__qslot *s = NULL;
+    for (size_t i = 0; i < q->nslots; i++)
+      if (strcmp(q->slots[i].word, toks) == 0) s = &q->slots[i];
+    if (s == NULL && (s = add_slot(q, toks)) == NULL) break;
+    /* One slot per identifier, its forms as alternatives; a clause that is
+     * a card's primary id ("pri" tokens, fts_doc.c) weighs more than one it
+     * only overlaps with. */
+    for (const char *t = toks; *t;) {
+      size_t len = strcspn(t, " ");
+      char *tok = cx_xstrndup(t, len);
+      if (kind == 'c') {
+        char *pri = cx_xmalloc(len + 4);
+        memcpy(pri, "pri", 3);
+        memcpy(pri + 3, tok, len + 1);
+        add_ident_alt(ix, s, pri, tok, W_IDENT);
+        free(pri);
+        add_ident_alt(ix, s, tok, tok, W_IDENT_OVERLAP);
+      } else {
+        add_ident_alt(ix, s, tok, tok, W_IDENT);
+      }
+      free(tok);
+      t += len;
+      while (*t == ' ') t++;
     }
-    cx__buf_destroy(&stem);
+    if (s->nalts == 0) {
+      free(s->word);
+      q->nslots--;
+    }
     line = nl + 1;
   }
   cx__buf_destroy(&ids);
