@@ -12,6 +12,7 @@
 
 /* The card format, as this parser reads it:
  *  - a UTF-8 file (a BOM is skipped) without NUL bytes, at most max_bytes;
+ *    UTF-16 is recognised by its byte order mark and refused with a hint;
  *  - layout "original": YAML header, a line `---`, Markdown body; or
  *    layout "front matter": a first line `---`, YAML header, `---`, body.
  *    A separator line is `---` with optional trailing blanks;
@@ -19,12 +20,17 @@
  *    scalar as written (`locator: 4.10` stays "4.10"); null means absent.
  *    Unknown keys, at the top and inside `ui`, `sources[i]` and
  *    `ui.actions[i]`, are warnings; their values are kept in extras under
- *    their path ("foo", "ui.foo", "sources[0].url");
+ *    their path ("foo", "ui.foo", "sources[0].url"). Aliases are copied,
+ *    at most max_alias_expansions nodes in all; YAML 1.1 merge keys
+ *    (`<<: *base`) work in every mapping of the schema; nesting is bounded
+ *    (64 levels);
  *  - body sections start at a top-level paragraph whose bold lead stands alone
  *    on its line, or at a heading. The first block, if it is a numbered
  *    heading ("### 77) …") or a level-1 heading, is the title instead. Text
  *    before the first section forms a section named "". Links are card ids
  *    written inside "(See …)", unique, in order, the card's own id excluded.
+ *    `body` is the Markdown after the separator without its leading blank
+ *    lines; a section's Markdown is its source slice, lead excluded;
  * Line and column numbers are 1-based; columns count characters (as libyaml
  * does), not bytes. */
 
@@ -280,6 +286,7 @@ static void sort_diags(cx_diags *d, size_t from) {
 int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse_opts *opts,
                   cx_card **out, cx_diags *diags) {
   *out = NULL;
+  const char *card_path = path;
   if (path == NULL) path = "<input>";
   if (data == NULL) data = "";
   size_t max = opts && opts->max_bytes ? opts->max_bytes : CX_DEFAULT_MAX_CARD_BYTES;
@@ -295,6 +302,12 @@ int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse
                    len, max);
     return CX_ETOOBIG;
   }
+  if (len >= 2 && ((data[0] == '\xFF' && data[1] == '\xFE') || (data[0] == '\xFE' && data[1] == '\xFF'))) {
+    cx__card_error(&c, 1, 1,
+                   "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as "
+                   "UTF-8");
+    return CX_EPARSE;
+  }
   size_t base = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
   if (check_bytes(&c, data, len, base) > 0) return CX_EPARSE;
   size_t k = base;
@@ -309,7 +322,7 @@ int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse
   cx_card *card = cx_xcalloc(1, sizeof *card);
   card->number = -1;
   card->graph_required = -1;
-  card->path = cx_xstrdup(path);
+  card->path = cx_xstrdup(card_path); /* NULL when parsed from memory without a name */
   cx_hash_hex(data, len, card->hash);
 
   layout lay;

@@ -45,6 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < c->links.n; i++) PROMISE(c->links.v[i][0] != '\0');
     json_t *j = cx_card_to_json(c);
     PROMISE(j != NULL && json_is_object(j));
+    /* Every field is there: a string that is not valid UTF-8 would have
+     * been dropped silently by jansson. */
+    PROMISE(json_object_size(j) == 20);
+    PROMISE(json_array_size(json_object_get(j, "sections")) == c->nsections);
+    PROMISE(json_array_size(json_object_get(j, "links")) == c->links.n);
+    PROMISE(json_object_size(json_object_get(j, "extra")) <= c->nextras);
     char *text = json_dumps(j, JSON_COMPACT);
     PROMISE(text != NULL); /* every string is valid UTF-8 */
     free(text);

@@ -482,6 +482,7 @@ static const struct bad_case {
     {"nul_escape.md", 2, 8, "contains a NUL character"},
     {"nul_byte.md", 3, 10, "NUL byte in the file"},
     {"utf16.md", 1, 2, "NUL byte in the file"},
+    {"utf16_bom.md", 1, 1, "the file is UTF-16"},
     {"invalid_utf8.md", 2, 14, "invalid UTF-8 (byte 0xff)"},
     {"empty_file.md", 1, 1, "the file is empty"},
     /* Several errors in one card are all reported; this is the first. */
@@ -589,6 +590,7 @@ static void test_parse_memory(void) {
   cx_card *c = NULL;
   CHECK_INT(cx_card_parse(NULL, text, strlen(text), NULL, &c, NULL), 0);
   if (c) {
+    CHECK(c->path == NULL);
     CHECK_STR(c->body, "**Plain-English answer**\nYes.\n");
     CHECK_STR(section_text(c, "plain-english answer"), "Yes.");
     CHECK_INT(c->graph_required, -1);
