@@ -136,7 +136,7 @@ static void add_anchor(builder *b, const char *name, ynode *node) {
 
 /* A node is attached to its parent as soon as it starts, so that whatever
  * happens the whole partial tree is freed from the root. */
-static int attach(builder *b, ynode *y, yaml_mark_t m) {
+static int attach(builder *b, ynode *y) {
   if (b->depth == 0) {
     if (b->root != NULL) { /* cannot happen within one document; be safe */
       ynode_free(y);
@@ -207,7 +207,7 @@ static void on_alias(builder *b, const yaml_event_t *e) {
     /* The alias's position says more than the anchor's about where it is used. */
     y->line = mark_line(b, e->start_mark);
     y->col = mark_col(e->start_mark);
-    attach(b, y, e->start_mark);
+    attach(b, y);
     return;
   }
   for (int i = 0; i < b->depth; i++) {
@@ -249,7 +249,7 @@ static void on_scalar(builder *b, const yaml_event_t *e) {
     y->type = resolve_plain(y->value);
   else
     y->type = T_STR;
-  attach(b, y, e->start_mark);
+  attach(b, y);
   if (e->data.scalar.anchor) add_anchor(b, (const char *)e->data.scalar.anchor, y);
 }
 
@@ -261,7 +261,7 @@ static void on_start(builder *b, const yaml_event_t *e, int kind, const yaml_cha
     return;
   }
   ynode *y = new_node(b, kind, e->start_mark);
-  attach(b, y, e->start_mark);
+  attach(b, y);
   b->stack_anchor[b->depth] = anchor_name ? cx_xstrdup((const char *)anchor_name) : NULL;
   b->stack[b->depth++] = y;
 }
