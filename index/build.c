@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- string map: open addressing, linear probing, FNV-1a ---- */
@@ -240,6 +241,34 @@ int cx__pipeline_run(const cx__pipeline *p) {
   return rc;
 }
 
+/* ---- timings ---- */
+
+static int timings;
+static int64_t phase_wall0, phase_wall, phase_cpu;
+
+static int64_t thread_cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void cx__phase(const char *name) {
+  if (name == NULL) {
+    const char *v = getenv("CARDEX_BUILD_TIMINGS");
+    timings = v && *v && strcmp(v, "0") != 0;
+    phase_wall0 = phase_wall = cx__now_us();
+    phase_cpu = thread_cpu_us();
+    return;
+  }
+  if (!timings) return;
+  int64_t w = cx__now_us(), c = thread_cpu_us();
+  fprintf(stderr, "cardex-index: timing: %-12s %7.3f s wall, %7.3f s writer cpu (at %.3f s)\n",
+          name, (double)(w - phase_wall) / 1e6, (double)(c - phase_cpu) / 1e6,
+          (double)(w - phase_wall0) / 1e6);
+  phase_wall = w;
+  phase_cpu = c;
+}
+
 /* ---- fingerprint ---- */
 
 /* Every kind of field, so that a change in how any of them is parsed or
@@ -457,6 +486,7 @@ int cx_index_build(const char *const *paths, size_t npaths, const char *out_path
   char fp[17];
 
   json_object_seed(0); /* before any thread makes JSON objects */
+  cx__phase(NULL);
   cx__walk(paths, npaths, &files, &diags);
   int explicit_syn = 0;
   syn_path = cx__synonyms_path(paths, npaths, &opts, &explicit_syn);
@@ -465,6 +495,7 @@ int cx_index_build(const char *const *paths, size_t npaths, const char *out_path
   cx__builder_fingerprint(&opts.parse, fp);
   if ((rc = cx__store_open(out_path, have_old ? out_path : NULL, &st, err)) != 0) goto done;
   if (have_old && (rc = cx__store_load_old(st, fp, &old, err)) != 0) goto done;
+  cx__phase("prepare");
 
   b.st = st;
   b.opts = &opts;
@@ -474,6 +505,7 @@ int cx_index_build(const char *const *paths, size_t npaths, const char *out_path
   b.err = err;
   cx__pipeline p = {&files, &opts, b.old, 1, build_sink, &b, "indexing"};
   if ((rc = cx__pipeline_run(&p)) != 0) goto done;
+  cx__phase("parse+insert");
   stats.files = files.n;
 
   if (diags.nerrors > 0 && !opts.keep_going) {

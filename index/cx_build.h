@@ -160,6 +160,11 @@ int cx__store_commit(cx__store *st, cx_err *err);
 /* Deletes the temp file; the old index is left as it was. Accepts NULL. */
 void cx__store_abort(cx__store *st);
 
+/* With CARDEX_BUILD_TIMINGS=1 in the environment, prints on stderr the wall
+ * time and the writer thread's CPU time of each phase of a build (start with
+ * name NULL). For measuring where a build's time goes (bench/README.md). */
+void cx__phase(const char *name);
+
 /* ISO 8601 UTC "2024-05-01T12:00:00Z" of now. */
 void cx__utc_now(char out[32]);
 

@@ -570,11 +570,13 @@ static void finalize_all(cx__store *st) {
 }
 
 int cx__store_commit(cx__store *st, cx_err *err) {
+  cx__phase("links+meta");
   int rc = batch_flush(st, err);
   if (rc) {
     cx__store_abort(st);
     return rc;
   }
+  cx__phase("fts flush");
   finalize_all(st);
   /* Merging FTS5's segments into one b-tree makes the first queries as
    * fast as the later ones and the file smaller. */
@@ -584,11 +586,13 @@ int cx__store_commit(cx__store *st, cx_err *err) {
     cx__store_abort(st);
     return rc;
   }
+  cx__phase("fts optimize");
   /* The query engine's precomputed postings, from the finished FTS index. */
   if ((rc = cx__engine_post_build(st->db, err)) != 0) {
     cx__store_abort(st);
     return rc;
   }
+  cx__phase("post-build");
   if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
     rc = db_error(st, err, "commit");
     cx__store_abort(st);
@@ -618,6 +622,7 @@ int cx__store_commit(cx__store *st, cx_err *err) {
     cx__store_abort(st);
     return rc;
   }
+  cx__phase("commit+sync");
   free(st->batch);
   free(st->out_path);
   free(st->tmp_path);
