@@ -17,6 +17,8 @@ static const char *const stmt_sql[CX__ST_N] = {
     [CX__ST_CARDS_BY_CLAUSE] = "SELECT DISTINCT card FROM clause_ids WHERE clause = ?1",
     [CX__ST_SECTION] = "SELECT markdown, text FROM sections WHERE card = ?1 AND name = ?2 "
                        "COLLATE NOCASE ORDER BY ord LIMIT 1",
+    [CX__ST_HIT] = "SELECT hit FROM cx_hits WHERE rowid = ?1",
+    [CX__ST_SECTIONS] = "SELECT name, text FROM sections WHERE card = ?1 ORDER BY ord",
 };
 
 int cx__sqlite_err(cx_index *ix, cx_err *err, const char *what) {
@@ -177,7 +179,20 @@ static int load_stats(cx_index *ix, cx_err *err) {
   }
   sqlite3_finalize(st);
   ix->has_postings = table_exists(ix->db, "cx_postings") && table_exists(ix->db, "cx_words");
+  ix->has_hits = ix->has_postings && table_exists(ix->db, "cx_hits");
   return 0;
+}
+
+static char *file_uri(const char *path) {
+  cx__buf b;
+  cx__buf_init(&b);
+  cx__buf_puts(&b, path[0] == '/' ? "file://" : "file:");
+  for (const char *p = path; *p; p++) {
+    if (*p == '%' || *p == '?' || *p == '#') cx__buf_printf(&b, "%%%02X", (unsigned char)*p);
+    else cx__buf_putc(&b, *p);
+  }
+  cx__buf_puts(&b, "?immutable=1");
+  return cx__buf_detach(&b);
 }
 
 int cx_index_open(const char *path, cx_index **out, cx_err *err) {
@@ -185,7 +200,14 @@ int cx_index_open(const char *path, cx_index **out, cx_err *err) {
   cx_index *ix = cx_xcalloc(1, sizeof *ix);
   ix->path = cx_xstrdup(path);
   int rc = 0;
-  if (sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+  /* An index is never modified in place (the builder writes a new file and
+   * renames it over the old one), so SQLite may skip file locking and change
+   * detection: two fcntl calls fewer per statement. */
+  char *uri = file_uri(path);
+  int orc = sqlite3_open_v2(uri, &ix->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+                            NULL);
+  free(uri);
+  if (orc != SQLITE_OK) {
     rc = cx_err_set(err, CX_EIO, "", "%s: cannot open index: %s; build it with "
                     "`cardex-index build SEEDS -o %s`", path,
                     ix->db ? sqlite3_errmsg(ix->db) : "out of memory", path);
@@ -200,7 +222,7 @@ int cx_index_open(const char *path, cx_index **out, cx_err *err) {
    * is served by the slower FTS5 plan. */
   if (!ix->has_postings && ix->ncards <= CX__TEMP_TABLES_MAX_CARDS) {
     if ((rc = cx__engine_build_tables(ix->db, "temp", err)) != 0) goto fail;
-    ix->has_postings = 1;
+    ix->has_postings = ix->has_hits = 1;
   }
   *out = ix;
   return 0;
@@ -212,6 +234,9 @@ fail:
 void cx_index_close(cx_index *ix) {
   if (ix == NULL) return;
   cx__plist_cache_clear(ix);
+  cx__hit_cache_clear(ix);
+  free(ix->ids);
+  free(ix->id_pool);
   for (int i = 0; i < CX__ST_N; i++) sqlite3_finalize(ix->st[i]);
   cx__engine_tokenizers_free(ix);
   for (size_t i = 0; i < ix->nwords; i++) {
@@ -220,6 +245,7 @@ void cx_index_close(cx_index *ix) {
   }
   free(ix->words);
   cx__free_synonyms(ix->syns, ix->nsyns);
+  free(ix->syn_sorted);
   for (size_t i = 0; i < ix->nfilters; i++) {
     free(ix->filters[i].key);
     free(ix->filters[i].bits);
@@ -310,24 +336,45 @@ const uint64_t *cx__filter_bits(cx_index *ix, char kind, const char *name, cx_er
   return bits;
 }
 
+/* {name: cards} of packs or tags, by name. */
+static json_t *count_by(cx_index *ix, const char *sql, const char *what, cx_err *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    cx__sqlite_err(ix, err, what);
+    return NULL;
+  }
+  json_t *o = json_object();
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    if (name) json_object_set_new(o, name, json_integer(sqlite3_column_int64(st, 1)));
+  }
+  sqlite3_finalize(st);
+  if (s != SQLITE_DONE) {
+    json_decref(o);
+    cx__sqlite_err(ix, err, what);
+    return NULL;
+  }
+  return o;
+}
+
 int cx_index_info(cx_index *ix, json_t **result, cx_err *err) {
   *result = NULL;
+  json_t *packs = count_by(ix, "SELECT pack, count(DISTINCT card) FROM packs GROUP BY pack ORDER BY pack",
+                           "reading packs", err);
+  if (packs == NULL) return err ? err->code : CX_ESQLITE;
+  json_t *tags = count_by(ix, "SELECT tag, count(DISTINCT card) FROM tags GROUP BY tag ORDER BY tag",
+                          "reading tags", err);
+  if (tags == NULL) {
+    json_decref(packs);
+    return err ? err->code : CX_ESQLITE;
+  }
+  sqlite3_stmt *st;
   json_t *o = json_object();
   json_object_set_new(o, "path", json_string(ix->path));
   json_object_set_new(o, "cards", json_integer(ix->ncards));
-  json_t *packs = json_object();
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(ix->db, "SELECT pack, count(*) FROM packs GROUP BY pack ORDER BY pack", -1,
-                         &st, NULL) != SQLITE_OK) {
-    json_decref(o);
-    json_decref(packs);
-    return cx__sqlite_err(ix, err, "reading packs");
-  }
-  while (sqlite3_step(st) == SQLITE_ROW)
-    json_object_set_new(packs, (const char *)sqlite3_column_text(st, 0),
-                        json_integer(sqlite3_column_int64(st, 1)));
-  sqlite3_finalize(st);
   json_object_set_new(o, "packs", packs);
+  json_object_set_new(o, "tags", tags);
   json_object_set_new(o, "built_at", json_null());
   json_object_set_new(o, "schema_version", json_integer(CX_SCHEMA_VERSION));
   if (sqlite3_prepare_v2(ix->db, "SELECT key, value FROM meta", -1, &st, NULL) == SQLITE_OK) {
@@ -340,5 +387,71 @@ int cx_index_info(cx_index *ix, json_t **result, cx_err *err) {
   }
   json_object_set_new(o, "engine", json_string(ix->has_postings ? "postings" : "fts5"));
   *result = o;
+  return 0;
+}
+
+static int cmp_idref(const void *a, const void *b) {
+  const cx__idref *x = a, *y = b;
+  int c = strcasecmp(x->id, y->id);
+  return c ? c : strcmp(x->id, y->id);
+}
+
+int cx__id_range(cx_index *ix, const char *prefix, size_t *lo, size_t *hi, cx_err *err) {
+  *lo = *hi = 0;
+  if (!ix->ids_loaded) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(ix->db, "SELECT rowid, id FROM cards", -1, &st, NULL) != SQLITE_OK)
+      return cx__sqlite_err(ix, err, "reading card ids");
+    cx__buf pool;
+    cx__buf_init(&pool);
+    size_t cap = 0, n = 0;
+    size_t *offs = NULL;
+    int64_t *rowids = NULL;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+      const char *id = (const char *)sqlite3_column_text(st, 1);
+      if (id == NULL) continue;
+      if (n == cap) {
+        cap = cap ? cap * 2 : 1024;
+        offs = cx_xrealloc(offs, cap * sizeof *offs);
+        rowids = cx_xrealloc(rowids, cap * sizeof *rowids);
+      }
+      offs[n] = pool.n;
+      rowids[n++] = sqlite3_column_int64(st, 0);
+      cx__buf_add(&pool, id, strlen(id) + 1);
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE) {
+      free(offs);
+      free(rowids);
+      cx__buf_destroy(&pool);
+      return cx__sqlite_err(ix, err, "reading card ids");
+    }
+    /* Pointers into the pool only once it has stopped moving. */
+    ix->id_pool = cx__buf_detach(&pool);
+    ix->ids = cx_xcalloc(n ? n : 1, sizeof *ix->ids);
+    for (size_t i = 0; i < n; i++) ix->ids[i] = (cx__idref){ix->id_pool + offs[i], rowids[i]};
+    ix->nids = n;
+    qsort(ix->ids, n, sizeof *ix->ids, cmp_idref);
+    free(offs);
+    free(rowids);
+    ix->ids_loaded = 1;
+  }
+  size_t plen = prefix ? strlen(prefix) : 0;
+  size_t a = 0, b = ix->nids;
+  /* First id whose prefix is not below prefix, then first that is above. */
+  while (a < b) {
+    size_t m = (a + b) / 2;
+    if (strncasecmp(ix->ids[m].id, prefix ? prefix : "", plen) < 0) a = m + 1;
+    else b = m;
+  }
+  *lo = a;
+  b = ix->nids;
+  while (a < b) {
+    size_t m = (a + b) / 2;
+    if (strncasecmp(ix->ids[m].id, prefix ? prefix : "", plen) <= 0) a = m + 1;
+    else b = m;
+  }
+  *hi = a;
   return 0;
 }

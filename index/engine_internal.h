@@ -18,6 +18,8 @@ enum {
   CX__ST_CLAUSES,         /* clause ids of a card */
   CX__ST_CARDS_BY_CLAUSE, /* cards having a clause id */
   CX__ST_SECTION,         /* markdown, text of a named section */
+  CX__ST_HIT,             /* cx_hits row of a rowid (engine post-build) */
+  CX__ST_SECTIONS,        /* name, text of every section of a card */
   CX__ST_N
 };
 
@@ -54,6 +56,16 @@ typedef struct cx__filter_cache {
 /* A cached decoded postings list (see rank.c). */
 typedef struct cx__plist cx__plist;
 
+/* A card as hits show it, cached per handle (query_hit.c). */
+typedef struct cx__hentry cx__hentry;
+
+/* Every card id with its rowid, sorted case-insensitively (id prefixes,
+ * listings in id order). */
+typedef struct cx__idref {
+  const char *id; /* into cx_index.id_pool */
+  int64_t rowid;
+} cx__idref;
+
 struct cx_index {
   sqlite3 *db;
   char *path;
@@ -75,6 +87,7 @@ struct cx_index {
   size_t nwords;
   int words_loaded;
   cx__syn *syns;
+  size_t *syn_sorted; /* indexes of syns by folded text */
   size_t nsyns;
   int syn_loaded;
   /* filter bitsets */
@@ -83,6 +96,15 @@ struct cx_index {
   /* postings cache (rank.c) */
   cx__plist **plists;
   size_t nplists, plist_bytes;
+  int has_hits; /* cx_hits present */
+  /* hit cache (query_hit.c) */
+  cx__hentry **hents;
+  size_t nhents;
+  /* card ids (engine.c), loaded on first use */
+  cx__idref *ids;
+  size_t nids;
+  char *id_pool;
+  int ids_loaded;
 };
 
 /* engine.c */
@@ -103,6 +125,39 @@ void cx__engine_tokenizers_free(cx_index *ix);
 #define CX__TEMP_TABLES_MAX_CARDS 20000
 /* Bitset of rowids for a pack ('p') or capability tag ('t'); borrowed. */
 const uint64_t *cx__filter_bits(cx_index *ix, char kind, const char *name, cx_err *err);
+/* Loads ix->ids once; then [*lo, *hi) is the range of ids starting with
+ * prefix (case-insensitive; "" for all). */
+int cx__id_range(cx_index *ix, const char *prefix, size_t *lo, size_t *hi, cx_err *err);
+/* Document frequency of a term (or phrase key) of cx_postings, through the
+ * postings cache (rank_postings.c); 0 when absent. */
+int64_t cx__postings_df(cx_index *ix, const char *term);
+
+/* ---- hits (query_hit.c) ---- */
+
+/* The hit fields of a card's stored JSON (id, question, title, packs, tags,
+ * clause_ids, sources, actions); new reference. The builder stores it in
+ * cx_hits, and an index without that table computes it at query time. */
+json_t *cx__hit_base(json_t *card);
+/* The card's stored JSON (cards.json, id and query from their columns);
+ * new reference, NULL with err set when the row is missing or corrupt. */
+json_t *cx__card_json(cx_index *ix, int64_t rowid, cx_err *err);
+/* The card's cached entry (loaded on a miss); borrowed until the next call. */
+cx__hentry *cx__hentry_get(cx_index *ix, int64_t rowid, cx_err *err);
+void cx__hit_cache_clear(cx_index *ix);
+/* Stems a snippet highlights, as hashes (cx__snip_terms_init/destroy). */
+typedef struct cx__snip_terms {
+  uint32_t *hash;
+  size_t n;
+} cx__snip_terms;
+/* A new hit object: the entry's fields (shared, immutable), score and a
+ * snippet highlighting terms. */
+json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_terms *terms,
+                     const char *open, const char *close);
+/* The text of the entry's "Plain-English answer" (NULL if none); borrowed. */
+const char *cx__hentry_plain(const cx__hentry *e);
+/* The entry's hit fields; borrowed. */
+json_t *cx__hentry_base(const cx__hentry *e);
+uint32_t cx__term_hash(const char *s, size_t n);
 
 /* ---- query analysis (query_parse.c) ---- */
 
@@ -131,11 +186,14 @@ typedef struct cx__qslot {
   size_t nalts;
   char *word; /* folded word as typed */
   int stop;   /* a stop word kept because the query has nothing else */
+  int group;  /* synonym group (-1 none): its members and its synonym slot */
+  int syn;    /* the synonym slot of a run of words */
 } cx__qslot;
 
 typedef struct cx__query {
   cx__qslot *slots;
   size_t nslots;
+  int ngroups;     /* a group scores max(sum of its words, its synonym) */
   char *raw_match; /* raw mode: the FTS5 expression */
   int truncated;   /* the query was cut to CX__MAX_QUERY_BYTES / CX__MAX_SLOTS */
 } cx__query;

@@ -1,5 +1,5 @@
 /* query.c — the query API: search, answer, get, suggest, related; hits, snippets, explanations. */
-#include "engine_internal.h"
+#include "rank_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -158,25 +158,14 @@ static int filter_init(cx_index *ix, const cx_search_req *req, filter_state *fs,
   if (req->ntags && (fs->tags = union_bits(ix, 't', req->tags, req->ntags, err, &rc)) == NULL)
     return rc;
   if (req->id_prefix && *req->id_prefix) {
-    size_t words = (size_t)(ix->max_rowid / 64 + 1);
-    fs->ids = cx_xcalloc(words, sizeof *fs->ids);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(ix->db, "SELECT rowid FROM cards WHERE id LIKE ?1 || '%' ESCAPE '\\'", -1,
-                           &st, NULL) != SQLITE_OK)
-      return cx__sqlite_err(ix, err, "filtering by id prefix");
-    cx__buf esc;
-    cx__buf_init(&esc);
-    for (const char *p = req->id_prefix; *p; p++) {
-      if (*p == '%' || *p == '_' || *p == '\\') cx__buf_putc(&esc, '\\');
-      cx__buf_putc(&esc, *p);
-    }
-    sqlite3_bind_text(st, 1, esc.p, -1, SQLITE_TRANSIENT);
-    cx__buf_destroy(&esc);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      int64_t r = sqlite3_column_int64(st, 0);
+    size_t lo, hi;
+    int rc2 = cx__id_range(ix, req->id_prefix, &lo, &hi, err);
+    if (rc2) return rc2;
+    fs->ids = cx_xcalloc((size_t)(ix->max_rowid / 64 + 1), sizeof *fs->ids);
+    for (size_t i = lo; i < hi; i++) {
+      int64_t r = ix->ids[i].rowid;
       if (r >= 0 && r <= ix->max_rowid) fs->ids[r / 64] |= 1ull << (r % 64);
     }
-    sqlite3_finalize(st);
   }
   fs->f.packs = fs->packs;
   fs->f.tags = fs->tags;
@@ -190,187 +179,35 @@ static void filter_destroy(filter_state *fs) {
   free(fs->ids);
 }
 
-/* ---- snippets ---- */
-
-typedef struct snip_tok {
-  int start, end, match; /* match: index+1 of the matched term, 0 none */
-} snip_tok;
-
-typedef struct snip_ctx {
-  snip_tok *v;
-  size_t n, cap;
-  const cx_strv *terms;
-} snip_ctx;
-
-static int snip_cb(void *ctx, const char *tok, int n, int start, int end) {
-  snip_ctx *s = ctx;
-  if (s->n == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 64;
-    s->v = cx_xrealloc(s->v, s->cap * sizeof *s->v);
-  }
-  int match = 0;
-  for (size_t i = 0; i < s->terms->n; i++)
-    if ((int)strlen(s->terms->v[i]) == n && memcmp(s->terms->v[i], tok, (size_t)n) == 0) {
-      match = (int)i + 1;
-      break;
-    }
-  s->v[s->n++] = (snip_tok){start, end, match};
-  return s->n >= 20000;
-}
-
-#define SNIP_TOKENS 28
-
-/* The best window of SNIP_TOKENS tokens of text (most distinct matched terms,
- * then most matches, then earliest). Returns its quality, fills *from. */
-static int best_window(const snip_ctx *s, size_t *from) {
-  int best = -1;
-  *from = 0;
-  for (size_t i = 0; i < s->n; i++) {
-    if (i > 0 && !s->v[i].match) continue; /* windows start at a match (or at 0) */
-    size_t start = i > 3 ? i - 3 : 0;
-    uint64_t seen = 0;
-    int hits = 0;
-    for (size_t j = start; j < s->n && j < start + SNIP_TOKENS; j++)
-      if (s->v[j].match) {
-        seen |= 1ull << ((s->v[j].match - 1) % 64);
-        hits++;
-      }
-    int q = __builtin_popcountll(seen) * 64 + (hits < 63 ? hits : 63);
-    if (q > best) {
-      best = q;
-      *from = start;
-    }
-  }
-  return best;
-}
-
-static void render_window(const char *text, const snip_ctx *s, size_t from, const char *open,
-                          const char *close, cx__buf *out) {
-  if (s->n == 0) return;
-  size_t to = from + SNIP_TOKENS < s->n ? from + SNIP_TOKENS : s->n;
-  int pos = s->v[from].start;
-  if (from > 0) cx__buf_puts(out, "…");
-  for (size_t j = from; j < to; j++) {
-    const snip_tok *t = &s->v[j];
-    cx__buf_add(out, text + pos, (size_t)(t->start - pos));
-    if (t->match) cx__buf_puts(out, open);
-    cx__buf_add(out, text + t->start, (size_t)(t->end - t->start));
-    if (t->match) cx__buf_puts(out, close);
-    pos = t->end;
-  }
-  if (to < s->n) cx__buf_puts(out, "…");
-  else cx__buf_puts(out, text + pos);
-}
-
-/* The stems a snippet highlights: every alternative's term(s). */
-static void query_stems(const cx__query *q, cx_strv *out) {
-  for (size_t i = 0; i < q->nslots; i++)
-    for (size_t j = 0; j < q->slots[i].nalts; j++) {
-      const char *t = q->slots[i].alts[j].term;
-      while (*t) {
-        const char *sp = strchr(t, ' ');
-        size_t len = sp ? (size_t)(sp - t) : strlen(t);
-        char *w = cx_xstrndup(t, len);
-        if (!cx__strv_contains(out, w)) cx__strv_push(out, w);
-        free(w);
-        t += len;
-        while (*t == ' ') t++;
-      }
-    }
-}
-
-/* A snippet from the card's sections: the window with the most query terms,
- * preferring the plain-English answer; its start when nothing matches. */
-static char *make_snippet(cx_index *ix, json_t *card, const cx_strv *stems, const char *open,
-                          const char *close) {
-  json_t *sections = json_object_get(card, "sections");
-  const char *best_text = NULL;
-  snip_ctx best = {0};
-  size_t best_from = 0;
-  int best_q = -1;
-  size_t idx;
-  json_t *sec;
-  /* Tokenising is the cost of a hit: the plain-English answer is tried
-   * first and, when it matches any term, the other sections are not. */
-  for (int pass = 0; pass < 2; pass++)
-  json_array_foreach(sections, idx, sec) {
-    const char *name = json_string_value(json_object_get(sec, "name"));
-    const char *text = json_string_value(json_object_get(sec, "text"));
-    if (text == NULL || *text == '\0' || (name && strcasecmp(name, "Sources") == 0)) continue;
-    int is_plain = name && strcasecmp(name, "Plain-English answer") == 0;
-    if ((pass == 0) != is_plain) continue;
-    if (pass == 1 && best_q >= 64) break;
-    snip_ctx s = {NULL, 0, 0, stems};
-    cx__tokenize(ix, 1, text, -1, snip_cb, &s);
-    size_t from;
-    int q = best_window(&s, &from);
-    int plain = name && strcasecmp(name, "Plain-English answer") == 0;
-    /* The plain-English answer wins ties and empty matches. */
-    if (q > best_q || (plain && q >= best_q)) {
-      free(best.v);
-      best = s;
-      best_q = q;
-      best_from = from;
-      best_text = text;
-    } else {
-      free(s.v);
-    }
-  }
-  cx__buf out;
-  cx__buf_init(&out);
-  if (best_text) render_window(best_text, &best, best_from, open, close, &out);
-  free(best.v);
-  return cx__buf_detach(&out);
-}
-
 /* ---- hits ---- */
 
-static json_t *copy_or_empty(json_t *v) { return v ? json_deep_copy(v) : json_array(); }
-
-/* The card's JSON as stored by the builder (cards.json); new reference. */
-static json_t *card_json(cx_index *ix, int64_t rowid, cx_err *err) {
-  sqlite3_stmt *st = cx__stmt(ix, CX__ST_CARD_BY_ROWID, err);
-  if (st == NULL) return NULL;
-  sqlite3_bind_int64(st, 1, rowid);
-  json_t *card = NULL;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    json_error_t jerr;
-    card = json_loadb((const char *)sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3),
-                      0, &jerr);
-    if (card == NULL) {
-      cx_err_set(err, CX_ECORRUPT, "", "%s: card row %lld has invalid JSON (%s); rebuild the index",
-                 ix->path, (long long)rowid, jerr.text);
-    } else {
-      /* The columns are authoritative for what is searched. */
-      json_object_set_new(card, "id", json_string((const char *)sqlite3_column_text(st, 0)));
-      json_object_set_new(card, "query", json_string((const char *)sqlite3_column_text(st, 1)));
+/* The stems a snippet highlights: every alternative's term(s), as hashes. */
+static void snip_terms_init(const cx__query *q, cx__snip_terms *t) {
+  t->n = 0;
+  size_t cap = 16;
+  t->hash = cx_xmalloc(cap * sizeof *t->hash);
+  for (size_t i = 0; i < q->nslots; i++)
+    for (size_t j = 0; j < q->slots[i].nalts; j++) {
+      const char *p = q->slots[i].alts[j].term;
+      while (*p) {
+        size_t len = strcspn(p, " ");
+        uint32_t h = cx__term_hash(p, len);
+        size_t k = 0;
+        while (k < t->n && t->hash[k] != h) k++;
+        if (k == t->n) {
+          if (t->n == cap) t->hash = cx_xrealloc(t->hash, (cap *= 2) * sizeof *t->hash);
+          t->hash[t->n++] = h;
+        }
+        p += len;
+        while (*p == ' ') p++;
+      }
     }
-  } else {
-    cx_err_set(err, CX_ECORRUPT, "", "%s: fts row %lld has no card; rebuild the index", ix->path,
-               (long long)rowid);
-  }
-  sqlite3_reset(st);
-  return card;
 }
 
-static json_t *hit_from_card(json_t *card, double score) {
-  json_t *h = json_object();
-  json_object_set(h, "id", json_object_get(card, "id"));
-  json_object_set(h, "question", json_object_get(card, "query"));
-  json_t *title = json_object_get(card, "title");
-  json_object_set_new(h, "title", title && json_is_string(title) ? json_incref(title)
-                                                                   : json_incref(json_object_get(card, "query")));
-  json_object_set_new(h, "score", json_real(round(score * 1000.0) / 1000.0));
-  json_object_set_new(h, "packs", copy_or_empty(json_object_get(card, "packs")));
-  json_object_set_new(h, "tags", copy_or_empty(json_object_get(card, "capability_tags")));
-  json_t *clauses = copy_or_empty(json_object_get(card, "primary_ids"));
-  json_t *overlap = json_object_get(card, "overlap_ids");
-  if (json_is_array(overlap)) json_array_extend(clauses, overlap);
-  json_object_set_new(h, "clause_ids", clauses);
-  json_object_set_new(h, "sources", copy_or_empty(json_object_get(card, "sources")));
-  json_t *ui = json_object_get(card, "ui");
-  json_object_set_new(h, "actions", copy_or_empty(ui ? json_object_get(ui, "actions") : NULL));
-  return h;
+static void snip_terms_destroy(cx__snip_terms *t) {
+  free(t->hash);
+  t->hash = NULL;
+  t->n = 0;
 }
 
 static const char *const kind_names[] = {"exact", "identifier", "synonym", "typo", "prefix"};
@@ -440,6 +277,36 @@ static json_t *explain_hit(cx_index *ix, const cx__query *q, const cx__hit *hit)
 
 /* ---- search ---- */
 
+/* A query with nothing in it but whitespace. */
+static int blank(const char *s) {
+  if (s == NULL) return 1;
+  for (; *s; s++)
+    if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
+  return 1;
+}
+
+/* An empty query with a filter lists the matching cards in id order (what
+ * completing "Q07" needs); with no filter it matches nothing. */
+static int list_cards(cx_index *ix, const cx_search_req *req, const cx__filter *f, size_t k,
+                      cx__result *res, cx_err *err) {
+  res->total_exact = 1;
+  if (!f->packs && !f->tags && !f->ids) return 0;
+  size_t lo, hi;
+  int rc = cx__id_range(ix, req->id_prefix, &lo, &hi, err);
+  if (rc) return rc;
+  res->hits = cx_xcalloc(k ? k : 1, sizeof *res->hits);
+  for (size_t i = lo; i < hi; i++) {
+    if (!cx__filter_pass(f, ix->ids[i].rowid)) continue;
+    if (res->nhits < k) {
+      cx__hit *h = &res->hits[res->nhits++];
+      h->rowid = ix->ids[i].rowid;
+      memset(h->slot_alt, -1, sizeof h->slot_alt);
+    }
+    res->total++;
+  }
+  return 0;
+}
+
 static int run_query(cx_index *ix, const cx_search_req *req, size_t k, cx__query *q,
                      cx__result *res, cx_err *err) {
   memset(res, 0, sizeof *res);
@@ -447,7 +314,8 @@ static int run_query(cx_index *ix, const cx_search_req *req, size_t k, cx__query
   if (rc) return rc;
   filter_state fs;
   if ((rc = filter_init(ix, req, &fs, err)) == 0) {
-    if (req->raw) rc = cx__rank_raw(ix, q->raw_match, &fs.f, k, res, err);
+    if (blank(req->query)) rc = list_cards(ix, req, &fs.f, k, res, err);
+    else if (req->raw) rc = cx__rank_raw(ix, q->raw_match, &fs.f, k, res, err);
     else rc = cx__rank(ix, q, &fs.f, k, 0, res, err);
   }
   filter_destroy(&fs);
@@ -455,17 +323,13 @@ static int run_query(cx_index *ix, const cx_search_req *req, size_t k, cx__query
   return rc;
 }
 
-static json_t *make_hit(cx_index *ix, const cx__query *q, const cx__hit *hit, const cx_strv *stems,
-                        const cx_search_req *req, cx_err *err) {
-  json_t *card = card_json(ix, hit->rowid, err);
-  if (card == NULL) return NULL;
-  json_t *h = hit_from_card(card, hit->score);
-  char *snip = make_snippet(ix, card, stems, req->hl_open ? req->hl_open : "**",
-                            req->hl_close ? req->hl_close : "**");
-  json_object_set_new(h, "snippet", json_string(snip));
-  free(snip);
+static json_t *make_hit(cx_index *ix, const cx__query *q, const cx__hit *hit,
+                        const cx__snip_terms *terms, const cx_search_req *req, cx_err *err) {
+  cx__hentry *e = cx__hentry_get(ix, hit->rowid, err);
+  if (e == NULL) return NULL;
+  json_t *h = cx__hit_json(ix, e, hit->score, terms, req->hl_open ? req->hl_open : "**",
+                           req->hl_close ? req->hl_close : "**");
   if (req->explain && !req->raw) json_object_set_new(h, "explain", explain_hit(ix, q, hit));
-  json_decref(card);
   return h;
 }
 
@@ -486,11 +350,11 @@ int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
     cx__result_destroy(&res);
     return rc;
   }
-  cx_strv stems = {0};
-  query_stems(&q, &stems);
+  cx__snip_terms terms;
+  snip_terms_init(&q, &terms);
   json_t *hits = json_array();
   for (size_t i = (size_t)req->offset; i < res.nhits && rc == 0; i++) {
-    json_t *h = make_hit(ix, &q, &res.hits[i], &stems, req, err);
+    json_t *h = make_hit(ix, &q, &res.hits[i], &terms, req, err);
     if (h == NULL) rc = err ? err->code : CX_ECORRUPT;
     else json_array_append_new(hits, h);
   }
@@ -505,7 +369,7 @@ int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
   } else {
     json_decref(hits);
   }
-  cx__strv_free(&stems);
+  snip_terms_destroy(&terms);
   cx__query_destroy(&q);
   cx__result_destroy(&res);
   return rc;
@@ -513,27 +377,54 @@ int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
 
 /* ---- answer ---- */
 
-/* Confidence of the best card: how much of the query it covers (by weight of
- * the slots) and by how far it beats the runner-up. docs/ranking.md. */
-double cx__confidence(const cx__query *q, const cx__result *res);
-double cx__confidence(const cx__query *q, const cx__result *res) {
+/* How much a slot matters: the idf of its literal form (its first
+ * alternative), so that a rare word no card has ("hipaa") weighs more than
+ * a common one every card has. */
+static double slot_importance(cx_index *ix, const cx__qslot *s) {
+  if (s->nalts == 0) return 0;
+  const cx__qalt *a = &s->alts[0];
+  double idf = cx__idf(ix->ncards, cx__term_df(ix, a->term, a->phrase ? a->text : NULL));
+  return s->stop ? 0.3 * idf : idf;
+}
+
+/* Confidence of the best card: how much of what the person asked it covers,
+ * each slot weighted by its importance (a literal or identifier match counts
+ * fully, a typo or prefix 0.6, a synonym standing for its words 0.85), and
+ * by how far it beats the runner-up. docs/ranking.md. */
+double cx__confidence(cx_index *ix, const cx__query *q, const cx__result *res);
+double cx__confidence(cx_index *ix, const cx__query *q, const cx__result *res) {
   if (res->nhits == 0 || q->nslots == 0) return 0.0;
   const cx__hit *h = &res->hits[0];
-  double best_possible = 0, got = 0;
+  size_t ns = q->nslots < CX__MAX_SLOTS ? q->nslots : CX__MAX_SLOTS;
+  double total = 0, got = 0;
+  double gw[CX__MAX_SLOTS] = {0}, gtot[CX__MAX_SLOTS] = {0};
+  int gsyn[CX__MAX_SLOTS] = {0};
   size_t matched = 0, counted = 0;
-  for (size_t i = 0; i < q->nslots && i < CX__MAX_SLOTS; i++) {
-    if (q->slots[i].nalts && q->slots[i].alts[0].kind == CX__K_SYNONYM) {
-      if (h->slot_score[i] > 0) got += 0.5;
-      continue; /* a synonym slot restates words already counted */
+  for (size_t i = 0; i < ns; i++) {
+    const cx__qslot *s = &q->slots[i];
+    int g = s->group;
+    int hit = h->slot_score[i] > 0 && h->slot_alt[i] >= 0;
+    if (s->syn && g >= 0) {
+      gsyn[g] = hit;
+      continue;
     }
+    double imp = slot_importance(ix, s);
+    double credit = !hit ? 0 : s->syn ? 0.85 : s->alts[h->slot_alt[i]].kind <= CX__K_IDENT ? 1.0 : 0.6;
     counted++;
-    best_possible += 1;
-    if (h->slot_score[i] > 0) {
-      matched++;
-      got += h->slot_alt[i] >= 0 && q->slots[i].alts[h->slot_alt[i]].kind <= CX__K_IDENT ? 1.0 : 0.6;
+    matched += hit;
+    if (g >= 0) {
+      gw[g] += imp * credit;
+      gtot[g] += imp;
+    } else {
+      total += imp;
+      got += imp * credit;
     }
   }
-  double coverage = best_possible > 0 ? got / best_possible : 0;
+  for (int g = 0; g < q->ngroups && g < CX__MAX_SLOTS; g++) {
+    total += gtot[g];
+    got += gsyn[g] && 0.85 * gtot[g] > gw[g] ? 0.85 * gtot[g] : gw[g];
+  }
+  double coverage = total > 0 ? got / total : 0;
   if (coverage > 1) coverage = 1;
   double margin = 1.0;
   if (res->nhits > 1 && h->score > 0) margin = (h->score - res->hits[1].score) / h->score;
@@ -548,14 +439,16 @@ double cx__confidence(const cx__query *q, const cx__result *res) {
 #define CX_ANSWER_THRESHOLD 0.65
 #endif
 
-static json_t *section_json(json_t *card, const char *name, const char *key) {
-  size_t i;
-  json_t *s;
-  json_array_foreach(json_object_get(card, "sections"), i, s) {
-    const char *n = json_string_value(json_object_get(s, "name"));
-    if (n && strcasecmp(n, name) == 0) return json_incref(json_object_get(s, key));
-  }
-  return NULL;
+/* The markdown of a card's plain-English answer, or null. */
+static json_t *plain_markdown(cx_index *ix, int64_t rowid, cx_err *err) {
+  sqlite3_stmt *st = cx__stmt(ix, CX__ST_SECTION, err);
+  if (st == NULL) return NULL;
+  sqlite3_bind_int64(st, 1, rowid);
+  sqlite3_bind_text(st, 2, "Plain-English answer", -1, SQLITE_STATIC);
+  json_t *md = NULL;
+  if (sqlite3_step(st) == SQLITE_ROW) md = json_string((const char *)sqlite3_column_text(st, 0));
+  sqlite3_reset(st);
+  return md ? md : json_null();
 }
 
 int cx_answer(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *err) {
@@ -570,29 +463,28 @@ int cx_answer(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
     cx__result_destroy(&res);
     return rc;
   }
-  double conf = req->raw ? (res.nhits ? 0.5 : 0.0) : cx__confidence(&q, &res);
+  double conf = req->raw ? (res.nhits ? 0.5 : 0.0) : cx__confidence(ix, &q, &res);
   int answered = res.nhits > 0 && conf >= CX_ANSWER_THRESHOLD;
-  cx_strv stems = {0};
-  query_stems(&q, &stems);
+  cx__snip_terms terms;
+  snip_terms_init(&q, &terms);
   json_t *o = json_object();
   json_object_set_new(o, "answered", json_boolean(answered));
   json_object_set_new(o, "confidence", json_real(round(conf * 1000.0) / 1000.0));
   json_object_set_new(o, "threshold", json_real(CX_ANSWER_THRESHOLD));
   json_t *alts = json_array();
   for (size_t i = 0; i < res.nhits && rc == 0; i++) {
-    json_t *h = make_hit(ix, &q, &res.hits[i], &stems, req, err);
+    json_t *h = make_hit(ix, &q, &res.hits[i], &terms, req, err);
     if (h == NULL) {
       rc = err ? err->code : CX_ECORRUPT;
       break;
     }
     if (i == 0 && answered) {
-      json_t *card = card_json(ix, res.hits[0].rowid, err);
-      json_t *text = card ? section_json(card, "Plain-English answer", "text") : NULL;
-      json_t *md = card ? section_json(card, "Plain-English answer", "markdown") : NULL;
+      /* The entry is the one make_hit just used: still cached. */
+      const char *text = cx__hentry_plain(cx__hentry_get(ix, res.hits[0].rowid, err));
       json_object_set_new(o, "card", h);
-      json_object_set_new(o, "answer", text ? text : json_string(json_string_value(json_object_get(h, "snippet"))));
-      json_object_set_new(o, "answer_markdown", md ? md : json_null());
-      json_decref(card);
+      json_object_set_new(o, "answer", text ? json_string(text)
+                                            : json_copy(json_object_get(h, "snippet")));
+      json_object_set_new(o, "answer_markdown", plain_markdown(ix, res.hits[0].rowid, err));
     } else {
       json_array_append_new(alts, h);
     }
@@ -604,7 +496,7 @@ int cx_answer(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
   }
   json_object_set_new(o, "alternatives", alts);
   json_object_set_new(o, "took_us", json_integer(cx__now_us() - t0));
-  cx__strv_free(&stems);
+  snip_terms_destroy(&terms);
   cx__query_destroy(&q);
   cx__result_destroy(&res);
   if (rc) {
@@ -650,7 +542,7 @@ int cx_get(cx_index *ix, const char *id, json_t **result, cx_err *err) {
   int64_t rowid;
   int rc = rowid_of(ix, id, &rowid, err);
   if (rc) return rc;
-  json_t *card = card_json(ix, rowid, err);
+  json_t *card = cx__card_json(ix, rowid, err);
   if (card == NULL) return err ? err->code : CX_ECORRUPT;
   *result = card;
   return 0;
@@ -802,54 +694,50 @@ int cx_related(cx_index *ix, const char *id, int limit, json_t **result, cx_err 
   cx__strv_free(&clauses);
   /* 3. More like this: the card's question as a query. */
   if (rc == 0 && n < (size_t)limit) {
-    json_t *card = card_json(ix, self, err);
-    if (card) {
+    cx__hentry *e = cx__hentry_get(ix, self, err);
+    if (e) {
+      json_t *base = cx__hentry_base(e);
       cx__buf text;
       cx__buf_init(&text);
-      cx__buf_puts(&text, json_string_value(json_object_get(card, "query")));
-      json_t *title = json_object_get(card, "title");
-      if (json_is_string(title)) {
+      cx__buf_puts(&text, json_string_value(json_object_get(base, "question")));
+      const char *title = json_string_value(json_object_get(base, "title"));
+      if (title && strcmp(title, text.p) != 0) {
         cx__buf_putc(&text, ' ');
-        cx__buf_puts(&text, json_string_value(title));
+        cx__buf_puts(&text, title);
       }
-      cx__buf_putc(&text, ' ');
-      json_decref(card);
+      cx__buf_putc(&text, ' '); /* no prefix expansion of the last word */
       cx__query q;
       cx__result res;
-      cx_search_req req = {.query = text.p, .limit = limit};
-      filter_state fs;
-      memset(&fs, 0, sizeof fs);
-      if (cx__query_parse(ix, req.query, 0, 0, &q, err) == 0 &&
-          cx__rank(ix, &q, &fs.f, (size_t)limit + n + 1, 0, &res, err) == 0) {
+      memset(&res, 0, sizeof res);
+      cx__filter none = {0};
+      if (cx__query_parse(ix, text.p, 0, 0, &q, err) == 0 &&
+          cx__rank(ix, &q, &none, (size_t)limit + n + 1, 0, &res, err) == 0) {
         for (size_t i = 0; i < res.nhits && n < (size_t)limit; i++)
           if (res.hits[i].rowid != self && !rel_has(v, n, res.hits[i].rowid))
             v[n++] = (rel){res.hits[i].rowid, "terms", res.hits[i].score};
-        cx__result_destroy(&res);
       }
+      cx__result_destroy(&res);
       cx__query_destroy(&q);
       cx__buf_destroy(&text);
+    } else {
+      rc = err ? err->code : CX_ECORRUPT;
     }
   }
   json_t *hits = json_array();
   for (size_t i = 0; i < n && rc == 0; i++) {
-    json_t *card = card_json(ix, v[i].rowid, err);
-    if (card == NULL) {
+    cx__hentry *e = cx__hentry_get(ix, v[i].rowid, err);
+    if (e == NULL) {
       rc = err ? err->code : CX_ECORRUPT;
       break;
     }
-    json_t *h = hit_from_card(card, v[i].score);
-    json_t *sections = json_object_get(card, "sections");
-    json_t *snip = NULL;
-    size_t k;
-    json_t *s;
-    json_array_foreach(sections, k, s) if (strcasecmp(json_string_value(json_object_get(s, "name")) ?
-                                                      json_string_value(json_object_get(s, "name")) : "",
-                                                      "Plain-English answer") == 0)
-        snip = json_object_get(s, "text");
-    json_object_set_new(h, "snippet", snip ? json_incref(snip) : json_string(""));
+    /* The whole plain-English answer: there is no query to window around. */
+    json_t *h = json_object();
+    json_object_update(h, cx__hentry_base(e));
+    json_object_set_new(h, "score", json_real(round(v[i].score * 1000.0) / 1000.0));
+    const char *plain = cx__hentry_plain(e);
+    json_object_set_new(h, "snippet", json_string(plain ? plain : ""));
     json_object_set_new(h, "reason", json_string(v[i].reason));
     json_array_append_new(hits, h);
-    json_decref(card);
   }
   free(v);
   if (rc) {

@@ -1,5 +1,5 @@
 /* query_parse.c — turning what a person typed into slots of weighted terms (never FTS5 syntax). */
-#include "engine_internal.h"
+#include "rank_internal.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -308,6 +308,8 @@ typedef struct qword {
   char *stem;
   int start, end;
   int stop;
+  int in_span; /* part of an identifier */
+  int slot;    /* the slot that stands for it, -1 none */
 } qword;
 
 typedef struct collect {
@@ -323,7 +325,7 @@ static int collect_plain(void *ctx, const char *tok, int n, int start, int end) 
     c->cap = c->cap ? c->cap * 2 : 16;
     c->v = cx_xrealloc(c->v, c->cap * sizeof *c->v);
   }
-  c->v[c->n++] = (qword){cx_xstrndup(tok, (size_t)n), NULL, start, end, 0};
+  c->v[c->n++] = (qword){cx_xstrndup(tok, (size_t)n), NULL, start, end, 0, 0, -1};
   return c->n >= 256;
 }
 
@@ -355,6 +357,7 @@ static cx__qslot *add_slot(cx__query *q, const char *word) {
   cx__qslot *s = &q->slots[q->nslots++];
   memset(s, 0, sizeof *s);
   s->word = cx_xstrdup(word);
+  s->group = -1;
   return s;
 }
 
@@ -369,23 +372,7 @@ static void add_ident_alt(cx_index *ix, cx__qslot *s, const char *tok, const cha
 }
 
 static int64_t term_df(cx_index *ix, const char *term) {
-  sqlite3_stmt *st = NULL;
-  int64_t df = 0;
-  if (ix->has_postings) {
-    st = cx__stmt(ix, CX__ST_POSTINGS, NULL);
-    if (st == NULL) return 0;
-    sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) df = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return df;
-  }
-  if (sqlite3_prepare_v2(ix->db, "SELECT doc FROM fts_vocab WHERE term = ?1", -1, &st, NULL) !=
-      SQLITE_OK)
-    return 0;
-  sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) df = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return df;
+  return cx__term_df(ix, term, NULL);
 }
 
 /* Synonym groups, loaded once per query from the small synonyms table and
@@ -403,6 +390,17 @@ static int join_cb(void *ctx, const char *tok, int n, int start, int end) {
   cx__buf_add(j->b, tok, (size_t)n);
   j->n++;
   return 0;
+}
+
+/* qsort has no context argument; loading synonyms happens once per handle
+ * and handles are used by one thread, but two handles may load at once:
+ * thread-local. */
+static _Thread_local const syn *sorting_syns;
+
+static int cmp_syn(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  int c = strcmp(sorting_syns[x].folded, sorting_syns[y].folded);
+  return c ? c : (x > y) - (x < y);
 }
 
 static syn *load_synonyms(cx_index *ix, size_t *nsyn) {
@@ -439,6 +437,13 @@ static syn *load_synonyms(cx_index *ix, size_t *nsyn) {
   *nsyn = n;
   ix->syns = v;
   ix->nsyns = n;
+  /* By folded text, so that the terms a query word can start are found by
+   * binary search instead of comparing every term with every word. */
+  ix->syn_sorted = cx_xcalloc(n ? n : 1, sizeof *ix->syn_sorted);
+  for (size_t i = 0; i < n; i++) ix->syn_sorted[i] = i;
+  sorting_syns = v;
+  qsort(ix->syn_sorted, n, sizeof *ix->syn_sorted, cmp_syn);
+  sorting_syns = NULL;
   return v;
 }
 
@@ -628,6 +633,107 @@ static int raw_translate(const char *s, size_t n, cx__query *q, cx_err *err) {
   return rc;
 }
 
+/* Whether the corpus has this very word, so that a misspelling whose stem
+ * happens to exist ("continous" -> "contin") still gets typo candidates.
+ * Without the engine's word list, whether its stem is indexed. */
+static int is_corpus_word(cx_index *ix, const char *word, const char *stem) {
+  if (!ix->has_postings || cx__load_words(ix) != 0) return term_df(ix, stem) > 0;
+  size_t lo = 0, hi = ix->nwords;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(ix->words[mid].word, word);
+    if (c == 0) return 1;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  /* cx_words keeps 2-32 letter words only. */
+  return strlen(word) > 32 && term_df(ix, stem) > 0;
+}
+
+/* The longest synonym term that the words from i on spell, or -1. */
+static long longest_synonym(cx_index *ix, const collect *c, size_t i) {
+  const syn *syns = ix->syns;
+  const char *w = c->v[i].word;
+  size_t wl = strlen(w), lo = 0, hi = ix->nsyns;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (strncmp(syns[ix->syn_sorted[mid]].folded, w, wl) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  long best = -1;
+  for (size_t k = lo; k < ix->nsyns; k++) {
+    const syn *t = &syns[ix->syn_sorted[k]];
+    if (strncmp(t->folded, w, wl) != 0) break;
+    if ((t->folded[wl] != ' ' && t->folded[wl] != '\0') || t->nwords > c->n - i) continue;
+    if (best >= 0 && syns[best].nwords >= t->nwords) continue;
+    /* Compare the run word by word with the term. */
+    const char *p = t->folded;
+    size_t j = 0;
+    for (; j < t->nwords; j++) {
+      size_t l = strlen(c->v[i + j].word);
+      if (strncmp(p, c->v[i + j].word, l) != 0 || (p[l] != ' ' && p[l] != '\0')) break;
+      p += l;
+      if (*p == ' ') p++;
+    }
+    if (j == t->nwords) best = (long)ix->syn_sorted[k];
+  }
+  return best;
+}
+
+/* Synonyms stand in for the words they came from: the longest run of query
+ * words equal to a synonym term (leftmost first, runs do not overlap) gets a
+ * slot whose alternatives are the other terms of its group, grouped with the
+ * slots of the run's words, and the group scores the better of the words
+ * together and the synonym (docs/ranking.md). */
+static void add_synonyms(cx_index *ix, cx__query *q, const collect *c) {
+  size_t nsyn = 0;
+  const syn *syns = load_synonyms(ix, &nsyn);
+  if (nsyn == 0) return;
+  int ngroups = 0;
+  for (size_t i = 0; i < c->n;) {
+    long si = longest_synonym(ix, c, i);
+    if (si < 0) {
+      i++;
+      continue;
+    }
+    size_t nw = syns[si].nwords;
+    int members[CX__MAX_SLOTS], nm = 0, clash = 0;
+    cx__buf run;
+    cx__buf_init(&run);
+    for (size_t k = 0; k < nw; k++) {
+      if (k) cx__buf_putc(&run, ' ');
+      cx__buf_puts(&run, c->v[i + k].word);
+      int sl = c->v[i + k].slot;
+      if (sl < 0) continue;
+      if (q->slots[sl].group >= 0) clash = 1;
+      int dup = 0;
+      for (int m = 0; m < nm; m++) dup |= members[m] == sl;
+      if (!dup && nm < CX__MAX_SLOTS) members[nm++] = sl;
+    }
+    i += nw;
+    cx__qslot *s = clash ? NULL : add_slot(q, run.p);
+    for (size_t sj = 0; s && sj < nsyn; sj++)
+      if (syns[sj].grp == syns[si].grp && (long)sj != si && strcmp(syns[sj].stems, syns[si].stems) != 0)
+        slot_add_alt(s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM, W_SYNONYM,
+                     syns[sj].nwords > 1);
+    cx__buf_destroy(&run);
+    if (s == NULL) continue;
+    if (s->nalts == 0) {
+      /* Every term of the group stems alike: nothing to add. */
+      free(s->word);
+      q->nslots--;
+      continue;
+    }
+    s->syn = 1;
+    if (nm > 0) {
+      s->group = ngroups;
+      for (int m = 0; m < nm; m++) q->slots[members[m]].group = ngroups;
+      ngroups++;
+    }
+  }
+  q->ngroups = ngroups;
+}
+
 int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx__query *q,
                     cx_err *err) {
   memset(q, 0, sizeof *q);
@@ -643,7 +749,10 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
   cx__buf_init(&ids);
   span spans[64];
   size_t nspans = find_idents(text, (size_t)n, &ids, spans, 64);
-  for (char *line = ids.p; line && *line;) {
+  int span_slot[64];
+  size_t nline = 0;
+  for (size_t k = 0; k < 64; k++) span_slot[k] = -1;
+  for (char *line = ids.p; line && *line; nline++) {
     char *nl = strchr(line, '\n');
     *nl = '\0';
     char kind = line[0];
@@ -675,6 +784,8 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
     if (s->nalts == 0) {
       free(s->word);
       q->nslots--;
+    } else if (nline < 64) {
+      span_slot[nline] = (int)(s - q->slots);
     }
     line = nl + 1;
   }
@@ -683,82 +794,59 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
   collect c = {0};
   cx__tokenize(ix, 0, text, n, collect_plain, &c);
   cx__tokenize(ix, 1, text, n, collect_stem, &c);
-  /* Drop pieces of identifiers and tokens the stemmer did not see. */
+  /* Pieces of identifiers belong to the identifier's slot; tokens the
+   * stemmer did not see are dropped. */
   size_t kept = 0, nonstop = 0;
   for (size_t i = 0; i < c.n; i++) {
-    int inside = 0;
+    c.v[i].slot = -1;
+    c.v[i].in_span = 0;
     for (size_t k = 0; k < nspans; k++)
-      if ((size_t)c.v[i].start >= spans[k].start && (size_t)c.v[i].end <= spans[k].end) inside = 1;
-    if (inside || c.v[i].stem == NULL) {
+      if ((size_t)c.v[i].start >= spans[k].start && (size_t)c.v[i].end <= spans[k].end) {
+        c.v[i].in_span = 1;
+        c.v[i].slot = span_slot[k];
+      }
+    if (c.v[i].stem == NULL) {
       free(c.v[i].word);
-      free(c.v[i].stem);
       continue;
     }
     c.v[i].stop = cx__is_stop_word(c.v[i].word, strlen(c.v[i].word));
-    if (!c.v[i].stop) nonstop++;
+    if (!c.v[i].stop && !c.v[i].in_span) nonstop++;
     c.v[kept++] = c.v[i];
   }
   c.n = kept;
   int keep_stops = nonstop == 0 && q->nslots == 0;
   int last_open = n > 0 && is_word_char((unsigned char)text[n - 1]);
+  size_t last_word = c.n;
+  for (size_t i = c.n; i-- > 0;)
+    if (!c.v[i].in_span) {
+      last_word = i;
+      break;
+    }
 
-  size_t nsyn = 0;
-  syn *syns = load_synonyms(ix, &nsyn);
   for (size_t i = 0; i < c.n; i++) {
     qword *w = &c.v[i];
-    int is_last = i + 1 == c.n && last_open && prefix_last;
+    if (w->in_span) continue;
+    int is_last = i == last_word && i + 1 == c.n && last_open && prefix_last;
     if (w->stop && !keep_stops && !is_last) continue;
     cx__qslot *s = NULL;
     for (size_t k = 0; k < q->nslots; k++)
       if (q->slots[k].alts && q->slots[k].alts[0].kind == CX__K_EXACT &&
-          strcmp(q->slots[k].alts[0].term, w->stem) == 0)
+          strcmp(q->slots[k].alts[0].term, w->stem) == 0) {
         s = &q->slots[k];
+        w->slot = (int)k;
+      }
     if (s && !is_last) continue;
     if (s == NULL) {
       s = add_slot(q, w->word);
       if (s == NULL) break;
+      w->slot = (int)(q->nslots - 1);
       s->stop = w->stop;
       slot_add_alt(s, w->stem, w->word, w->word, CX__K_EXACT, w->stop ? W_STOP : 1.0, 0);
     }
-    int64_t df = term_df(ix, w->stem);
-    if (df == 0) add_typos(ix, s, w->word);
+    if (!w->stop && !is_corpus_word(ix, w->word, w->stem)) add_typos(ix, s, w->word);
     if (is_last) add_prefixes(ix, s, w->word);
   }
-  /* Synonyms: every run of query words equal to a synonym term adds a slot
-   * whose alternatives are the other terms of its group. */
-  for (size_t i = 0; i < c.n; i++) {
-    for (size_t si = 0; si < nsyn; si++) {
-      if (syns[si].nwords > c.n - i) continue;
-      size_t wl = strlen(c.v[i].word);
-      if (strncmp(syns[si].folded, c.v[i].word, wl) != 0 ||
-          (syns[si].folded[wl] != ' ' && syns[si].folded[wl] != '\0'))
-        continue;
-      cx__buf run;
-      cx__buf_init(&run);
-      for (size_t k = 0; k < syns[si].nwords; k++) {
-        if (k) cx__buf_putc(&run, ' ');
-        cx__buf_puts(&run, c.v[i + k].word);
-      }
-      int match = strcmp(run.p, syns[si].folded) == 0;
-      if (match) {
-        cx__qslot *s = NULL;
-        for (size_t k = 0; k < q->nslots; k++)
-          if (strcmp(q->slots[k].word, run.p) == 0 && q->slots[k].nalts &&
-              q->slots[k].alts[0].kind == CX__K_SYNONYM)
-            s = &q->slots[k];
-        if (s == NULL) s = add_slot(q, run.p);
-        for (size_t sj = 0; s && sj < nsyn; sj++)
-          if (syns[sj].grp == syns[si].grp && sj != si && strcmp(syns[sj].stems, syns[si].stems) != 0)
-            slot_add_alt(s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM, W_SYNONYM, syns[sj].nwords > 1);
-        if (s && s->nalts == 0) {
-          /* Every term of the group stems alike: nothing to add. */
-          free(s->word);
-          q->nslots--;
-        }
-      }
-      cx__buf_destroy(&run);
-    }
-  }
+  add_synonyms(ix, q, &c);
   for (size_t i = 0; i < c.n; i++) {
     free(c.v[i].word);
     free(c.v[i].stem);

@@ -82,7 +82,7 @@ static void rank_aux(const Fts5ExtensionApi *api, Fts5Context *fctx, sqlite3_con
       plan->slot_alt[s] = (signed char)plan->alts[a].alt;
     }
   }
-  for (size_t s = 0; s < plan->nslots; s++) score += plan->slot_score[s];
+  score = cx__combine(plan, plan->slot_score);
   sqlite3_result_double(ctx, score);
 }
 
@@ -139,12 +139,34 @@ static int64_t phrase_df_fts(cx_index *ix, const char *text) {
   return df;
 }
 
+double cx__combine(const cx__plan *plan, const double *slot_score) {
+  double score = 0;
+  if (plan->ngroups == 0) {
+    for (size_t s = 0; s < plan->nslots; s++) score += slot_score[s];
+    return score;
+  }
+  double words[CX__MAX_SLOTS] = {0}, syn[CX__MAX_SLOTS] = {0};
+  for (size_t s = 0; s < plan->nslots; s++) {
+    int g = plan->group[s];
+    if (g < 0) score += slot_score[s];
+    else if (plan->syn[s]) syn[g] = slot_score[s];
+    else words[g] += slot_score[s];
+  }
+  for (int g = 0; g < plan->ngroups; g++) score += words[g] > syn[g] ? words[g] : syn[g];
+  return score;
+}
+
 void cx__plan_init(cx_index *ix, const cx__query *q, cx__plan *plan) {
   memset(plan, 0, sizeof *plan);
   plan->nslots = q->nslots < CX__MAX_SLOTS ? q->nslots : CX__MAX_SLOTS;
   for (size_t s = 0; s < plan->nslots; s++) plan->nalts += q->slots[s].nalts;
   plan->alts = cx_xcalloc(plan->nalts ? plan->nalts : 1, sizeof *plan->alts);
   plan->tf = cx_xcalloc(plan->nalts ? plan->nalts : 1, sizeof *plan->tf);
+  plan->ngroups = q->ngroups;
+  for (size_t s = 0; s < plan->nslots; s++) {
+    plan->group[s] = (signed char)(q->slots[s].group < q->ngroups ? q->slots[s].group : -1);
+    plan->syn[s] = (unsigned char)q->slots[s].syn;
+  }
   size_t a = 0;
   for (size_t s = 0; s < plan->nslots; s++)
     for (size_t j = 0; j < q->slots[s].nalts; j++, a++) {
@@ -170,13 +192,7 @@ void cx__plan_destroy(cx__plan *plan) {
 int64_t cx__term_df(cx_index *ix, const char *term, const char *phrase_text) {
   sqlite3_stmt *st;
   int64_t df = 0;
-  if (ix->has_postings) {
-    if ((st = cx__stmt(ix, CX__ST_POSTINGS, NULL)) == NULL) return 0;
-    sqlite3_bind_text(st, 1, term, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) df = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return df;
-  }
+  if (ix->has_postings) return cx__postings_df(ix, term);
   if (phrase_text) return phrase_df_fts(ix, phrase_text);
   if (sqlite3_prepare_v2(ix->db, "SELECT doc FROM fts_vocab WHERE term = ?1", -1, &st, NULL) !=
       SQLITE_OK)

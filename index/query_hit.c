@@ -1,0 +1,351 @@
+/* query_hit.c — hits as a UI shows them: a per-handle cache of each card's hit fields and tokenised sections, and snippets. */
+#include "engine_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* A hit used to cost a parse of the card's whole stored JSON and a porter
+ * pass over its sections, ten times per query: most of a query's time. Now
+ * a card's hit fields (cx_hits, written by the engine post-build) are parsed
+ * once per handle and kept with its sections' tokens, so building a hit
+ * again is a shallow copy plus a scan of a few dozen cached tokens. */
+
+/* One token of a section: byte offsets and a hash of its porter stem. */
+typedef struct stok {
+  uint32_t start, end, hash;
+} stok;
+
+typedef struct hsec {
+  char *text;
+  int plain; /* the "Plain-English answer" */
+  stok *toks;
+  size_t ntoks;
+  int tokenised;
+} hsec;
+
+struct cx__hentry {
+  int64_t rowid;
+  json_t *hit; /* shared by every result built from it: never modified */
+  hsec *secs;  /* the plain-English answer first, then the others in order */
+  size_t nsecs;
+};
+
+/* The cache is small and flat: cleared when full, which a corpus that fits
+ * (every card of seeds/) never is, and which costs a large one only
+ * re-reading rows it would have read anyway. */
+#define HCACHE_SLOTS 8192
+#define HCACHE_MAX 4096
+
+uint32_t cx__term_hash(const char *s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+/* ---- hit fields ---- */
+
+static json_t *copy_or_empty(json_t *v) { return json_is_array(v) ? json_deep_copy(v) : json_array(); }
+
+json_t *cx__hit_base(json_t *card) {
+  json_t *h = json_object();
+  json_t *id = json_object_get(card, "id"), *query = json_object_get(card, "query");
+  json_object_set_new(h, "id", json_is_string(id) ? json_incref(id) : json_string(""));
+  json_object_set_new(h, "question", json_is_string(query) ? json_incref(query) : json_string(""));
+  json_t *title = json_object_get(card, "title");
+  json_object_set(h, "title", json_is_string(title) ? title : json_object_get(h, "question"));
+  json_object_set_new(h, "packs", copy_or_empty(json_object_get(card, "packs")));
+  json_object_set_new(h, "tags", copy_or_empty(json_object_get(card, "capability_tags")));
+  json_t *clauses = copy_or_empty(json_object_get(card, "primary_ids"));
+  json_t *overlap = json_object_get(card, "overlap_ids");
+  if (json_is_array(overlap)) json_array_extend(clauses, overlap);
+  json_object_set_new(h, "clause_ids", clauses);
+  json_object_set_new(h, "sources", copy_or_empty(json_object_get(card, "sources")));
+  json_t *ui = json_object_get(card, "ui");
+  json_object_set_new(h, "actions", copy_or_empty(ui ? json_object_get(ui, "actions") : NULL));
+  return h;
+}
+
+json_t *cx__card_json(cx_index *ix, int64_t rowid, cx_err *err) {
+  sqlite3_stmt *st = cx__stmt(ix, CX__ST_CARD_BY_ROWID, err);
+  if (st == NULL) return NULL;
+  sqlite3_bind_int64(st, 1, rowid);
+  json_t *card = NULL;
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    json_error_t jerr;
+    card = json_loadb((const char *)sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3),
+                      0, &jerr);
+    if (card == NULL || !json_is_object(card)) {
+      cx_err_set(err, CX_ECORRUPT, "", "%s: card row %lld has invalid JSON (%s); rebuild the index",
+                 ix->path, (long long)rowid, card ? "not an object" : jerr.text);
+      json_decref(card);
+      card = NULL;
+    } else {
+      /* The columns are authoritative for what is searched. */
+      json_object_set_new(card, "id", json_string((const char *)sqlite3_column_text(st, 0)));
+      json_object_set_new(card, "query", json_string((const char *)sqlite3_column_text(st, 1)));
+    }
+  } else if (s == SQLITE_DONE) {
+    cx_err_set(err, CX_ECORRUPT, "", "%s: fts row %lld has no card; rebuild the index", ix->path,
+               (long long)rowid);
+  } else {
+    cx__sqlite_err(ix, err, "reading a card");
+  }
+  sqlite3_reset(st);
+  return card;
+}
+
+/* ---- the cache ---- */
+
+static void entry_free(cx__hentry *e) {
+  if (e == NULL) return;
+  json_decref(e->hit);
+  for (size_t i = 0; i < e->nsecs; i++) {
+    free(e->secs[i].text);
+    free(e->secs[i].toks);
+  }
+  free(e->secs);
+  free(e);
+}
+
+void cx__hit_cache_clear(cx_index *ix) {
+  if (ix->hents == NULL) return;
+  for (size_t i = 0; i < HCACHE_SLOTS; i++) entry_free(ix->hents[i]);
+  free(ix->hents);
+  ix->hents = NULL;
+  ix->nhents = 0;
+}
+
+static size_t slot_of(int64_t rowid) {
+  return (size_t)(((uint64_t)rowid * 0x9E3779B97F4A7C15ull) >> 51) & (HCACHE_SLOTS - 1);
+}
+
+static json_t *load_hit(cx_index *ix, int64_t rowid, cx_err *err) {
+  if (!ix->has_hits) {
+    json_t *card = cx__card_json(ix, rowid, err);
+    if (card == NULL) return NULL;
+    json_t *h = cx__hit_base(card);
+    json_decref(card);
+    return h;
+  }
+  sqlite3_stmt *st = cx__stmt(ix, CX__ST_HIT, err);
+  if (st == NULL) return NULL;
+  sqlite3_bind_int64(st, 1, rowid);
+  json_t *h = NULL;
+  int s = sqlite3_step(st);
+  if (s == SQLITE_ROW) {
+    json_error_t jerr;
+    h = json_loadb((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), 0,
+                   &jerr);
+    if (h == NULL || !json_is_object(h)) {
+      cx_err_set(err, CX_ECORRUPT, "", "%s: cx_hits row %lld is not a JSON object (%s); rebuild "
+                 "the index", ix->path, (long long)rowid, h ? "another type" : jerr.text);
+      json_decref(h);
+      h = NULL;
+    }
+  } else if (s == SQLITE_DONE) {
+    cx_err_set(err, CX_ECORRUPT, "", "%s: card row %lld has no cx_hits row; rebuild the index",
+               ix->path, (long long)rowid);
+  } else {
+    cx__sqlite_err(ix, err, "reading a hit");
+  }
+  sqlite3_reset(st);
+  return h;
+}
+
+static int load_sections(cx_index *ix, cx__hentry *e, cx_err *err) {
+  sqlite3_stmt *st = cx__stmt(ix, CX__ST_SECTIONS, err);
+  if (st == NULL) return CX_ESQLITE;
+  sqlite3_bind_int64(st, 1, e->rowid);
+  size_t cap = 0;
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    const char *text = (const char *)sqlite3_column_text(st, 1);
+    if (name == NULL || text == NULL || *text == '\0' || strcasecmp(name, "Sources") == 0) continue;
+    if (e->nsecs == cap) {
+      cap = cap ? cap * 2 : 8;
+      e->secs = cx_xrealloc(e->secs, cap * sizeof *e->secs);
+    }
+    hsec sec = {cx_xstrdup(text), strcasecmp(name, "Plain-English answer") == 0, NULL, 0, 0};
+    /* The plain-English answer goes first: snippets try it before the rest. */
+    if (sec.plain && !(e->nsecs && e->secs[0].plain)) {
+      memmove(&e->secs[1], &e->secs[0], e->nsecs * sizeof *e->secs);
+      e->secs[0] = sec;
+    } else {
+      sec.plain = 0;
+      e->secs[e->nsecs] = sec;
+    }
+    e->nsecs++;
+  }
+  sqlite3_reset(st);
+  return s == SQLITE_DONE ? 0 : cx__sqlite_err(ix, err, "reading sections");
+}
+
+cx__hentry *cx__hentry_get(cx_index *ix, int64_t rowid, cx_err *err) {
+  if (ix->hents == NULL) ix->hents = cx_xcalloc(HCACHE_SLOTS, sizeof *ix->hents);
+  size_t h = slot_of(rowid);
+  while (ix->hents[h]) {
+    if (ix->hents[h]->rowid == rowid) return ix->hents[h];
+    h = (h + 1) & (HCACHE_SLOTS - 1);
+  }
+  cx__hentry *e = cx_xcalloc(1, sizeof *e);
+  e->rowid = rowid;
+  if ((e->hit = load_hit(ix, rowid, err)) == NULL || load_sections(ix, e, err) != 0) {
+    entry_free(e);
+    return NULL;
+  }
+  if (ix->nhents >= HCACHE_MAX) {
+    cx__hit_cache_clear(ix);
+    ix->hents = cx_xcalloc(HCACHE_SLOTS, sizeof *ix->hents);
+    h = slot_of(rowid);
+  }
+  ix->hents[h] = e;
+  ix->nhents++;
+  return e;
+}
+
+const char *cx__hentry_plain(const cx__hentry *e) {
+  return e->nsecs && e->secs[0].plain ? e->secs[0].text : NULL;
+}
+
+json_t *cx__hentry_base(const cx__hentry *e) { return e->hit; }
+
+/* ---- snippets ---- */
+
+typedef struct tok_vec {
+  stok *v;
+  size_t n, cap;
+} tok_vec;
+
+static int tok_cb(void *ctx, const char *tok, int n, int start, int end) {
+  tok_vec *t = ctx;
+  if (t->n == t->cap) {
+    t->cap = t->cap ? t->cap * 2 : 64;
+    t->v = cx_xrealloc(t->v, t->cap * sizeof *t->v);
+  }
+  t->v[t->n++] = (stok){(uint32_t)start, (uint32_t)end, cx__term_hash(tok, (size_t)n)};
+  return t->n >= 20000;
+}
+
+static void tokenise(cx_index *ix, hsec *s) {
+  if (s->tokenised) return;
+  tok_vec t = {0};
+  cx__tokenize(ix, 1, s->text, -1, tok_cb, &t);
+  s->toks = t.v;
+  s->ntoks = t.n;
+  s->tokenised = 1;
+}
+
+#define SNIP_TOKENS 28
+
+/* Index+1 of the term a token matches, 0 for none. */
+static int match_of(const stok *t, const cx__snip_terms *terms) {
+  for (size_t i = 0; i < terms->n; i++)
+    if (terms->hash[i] == t->hash) return (int)i + 1;
+  return 0;
+}
+
+/* The best window of SNIP_TOKENS tokens (most distinct matched terms, then
+ * most matches, then earliest); windows start 3 tokens before a match.
+ * Returns its quality (distinct * 64 + matches), fills *from. */
+static int best_window(const hsec *s, const unsigned char *match, size_t *from) {
+  int best = -1;
+  *from = 0;
+  for (size_t i = 0; i < s->ntoks; i++) {
+    if (i > 0 && !match[i]) continue;
+    size_t start = i > 3 ? i - 3 : 0;
+    uint64_t seen = 0;
+    int hits = 0;
+    for (size_t j = start; j < s->ntoks && j < start + SNIP_TOKENS; j++)
+      if (match[j]) {
+        seen |= 1ull << ((match[j] - 1) % 64);
+        hits++;
+      }
+    int q = __builtin_popcountll(seen) * 64 + (hits < 63 ? hits : 63);
+    if (q > best) {
+      best = q;
+      *from = start;
+    }
+  }
+  return best;
+}
+
+static void render_window(const hsec *s, const unsigned char *match, size_t from, const char *open,
+                          const char *close, cx__buf *out) {
+  if (s->ntoks == 0) {
+    cx__buf_puts(out, s->text);
+    return;
+  }
+  size_t to = from + SNIP_TOKENS < s->ntoks ? from + SNIP_TOKENS : s->ntoks;
+  uint32_t pos = s->toks[from].start;
+  if (from > 0) cx__buf_puts(out, "…");
+  for (size_t j = from; j < to; j++) {
+    const stok *t = &s->toks[j];
+    cx__buf_add(out, s->text + pos, t->start - pos);
+    if (match[j]) cx__buf_puts(out, open);
+    cx__buf_add(out, s->text + t->start, t->end - t->start);
+    if (match[j]) cx__buf_puts(out, close);
+    pos = t->end;
+  }
+  if (to < s->ntoks) cx__buf_puts(out, "…");
+  else cx__buf_puts(out, s->text + pos);
+}
+
+static unsigned char *matches(const hsec *s, const cx__snip_terms *terms, unsigned char *stackbuf,
+                              size_t stackn) {
+  unsigned char *m = s->ntoks <= stackn ? stackbuf : cx_xmalloc(s->ntoks);
+  for (size_t i = 0; i < s->ntoks; i++) {
+    int k = match_of(&s->toks[i], terms);
+    m[i] = (unsigned char)(k > 255 ? 255 : k);
+  }
+  return m;
+}
+
+/* The window with the most query terms, from the plain-English answer when
+ * it has any, else from the section that has the most; the plain-English
+ * answer's start when nothing matches. */
+static char *snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, const char *open,
+                     const char *close) {
+  cx__buf out;
+  cx__buf_init(&out);
+  unsigned char stackbuf[2][512];
+  unsigned char *best_m = NULL;
+  const hsec *best = NULL;
+  size_t best_from = 0;
+  int best_q = -1, cur = 0;
+  for (size_t i = 0; i < e->nsecs; i++) {
+    hsec *s = &e->secs[i];
+    if (i > 0 && best_q >= 64) break; /* a term matched in the plain-English answer */
+    tokenise(ix, s);
+    unsigned char *m = matches(s, terms, stackbuf[cur], sizeof stackbuf[cur]);
+    size_t from;
+    int q = best_window(s, m, &from);
+    if (q > best_q) {
+      if (best_m && best_m != stackbuf[0] && best_m != stackbuf[1]) free(best_m);
+      best_m = m;
+      best = s;
+      best_q = q;
+      best_from = from;
+      cur ^= 1;
+    } else if (m != stackbuf[cur]) {
+      free(m);
+    }
+  }
+  if (best) render_window(best, best_m, best_from, open, close, &out);
+  if (best_m && best_m != stackbuf[0] && best_m != stackbuf[1]) free(best_m);
+  return cx__buf_detach(&out);
+}
+
+json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_terms *terms,
+                     const char *open, const char *close) {
+  json_t *h = json_object();
+  json_object_update(h, e->hit);
+  json_object_set_new(h, "score", json_real(round(score * 1000.0) / 1000.0));
+  char *snip = snippet(ix, e, terms, open, close);
+  json_object_set_new(h, "snippet", json_string(snip ? snip : ""));
+  free(snip);
+  return h;
+}
