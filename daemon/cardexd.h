@@ -55,6 +55,7 @@ typedef struct cxd_options {
   int64_t query_timeout_us; /* --query-timeout (given in ms, fractions allowed); 0: none */
   int threads;             /* --threads, worker threads */
   int drain_timeout_ms;    /* --drain-timeout (seconds) */
+  int cache_limit_mb;      /* --cache-limit: SQLite's memory, process-wide; 0: unbounded */
 } cxd_options;
 
 /* Parses argv. Returns 0 to run, 1 when --help/--version printed (exit 0),

@@ -2,6 +2,7 @@
 #include "cardexd.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,10 @@ int main(int argc, char **argv) {
   }
   raise_fd_limit(&srv.opt);
   srv.opt.threads = cxd_pool_configure(srv.opt.threads);
+  /* Each worker's connection keeps its own page cache (32 MB at the engine's
+   * setting); a soft heap limit makes SQLite recycle pages across all of them. */
+  if (srv.opt.cache_limit_mb > 0)
+    sqlite3_soft_heap_limit64((sqlite3_int64)srv.opt.cache_limit_mb * 1024 * 1024);
   /* jansson seeds its hash function on first use; do it before any thread. */
   json_object_seed(0);
   cxd_hist_init(&srv.latency);

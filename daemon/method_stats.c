@@ -1,6 +1,8 @@
 /* method_stats.c — `stats`: index, traffic, latency percentiles and reload status, from the loop. */
 #include "cardexd.h"
 
+#include <sqlite3.h>
+
 static const char *const fields[] = {NULL};
 
 static int check(cxd_req *r, cxd_error *e) { return cxd_params_only(r->params, fields, e); }
@@ -32,6 +34,12 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
       "max_write_queue", (json_int_t)o->max_write_queue, "idle_timeout_s",
       o->idle_timeout_ms / 1000, "query_timeout_ms", (double)o->query_timeout_us / 1000.0, "max_limit",
       CX_MAX_LIMIT, "threads", o->threads);
+  if (*result)
+    json_object_set_new(*result, "memory",
+                        json_pack("{s:I,s:I,s:I}", "sqlite_bytes",
+                                  (json_int_t)sqlite3_memory_used(), "sqlite_highwater_bytes",
+                                  (json_int_t)sqlite3_memory_highwater(0), "sqlite_limit_bytes",
+                                  (json_int_t)sqlite3_soft_heap_limit64(-1)));
   if (*result == NULL)
     return cxd_error_set(e, CXD_INTERNAL_ERROR, NULL, "internal error: cannot build stats");
   return 0;

@@ -45,6 +45,9 @@ static const char usage[] =
     "                          fractions allowed: 0.5 is 500 µs)\n"
     "  --drain-timeout SECONDS on SIGINT/SIGTERM, how long to wait for queries in flight\n"
     "                          before closing connections anyway (default 10)\n"
+    "  --cache-limit MB        bound SQLite's memory (every worker's page cache and the\n"
+    "                          builder's), process-wide; 0 (default): each connection\n"
+    "                          keeps the cache the engine asks for\n"
     "  --threads N             worker threads (default: number of cores, or\n"
     "                          $UV_THREADPOOL_SIZE)\n"
     "  (a search returns at most " "100" " hits per request: CX_MAX_LIMIT)\n"
@@ -186,7 +189,7 @@ int cxd_options_parse(cxd_options *o, int argc, char **argv) {
         "--index", "--seeds", "--socket", "--socket-mode", "--allow-uid", "--log-level",
         "--max-request", "--max-connections", "--max-inflight", "--max-pipeline",
         "--max-write-queue", "--idle-timeout", "--query-timeout", "--threads",
-        "--drain-timeout", NULL};
+        "--drain-timeout", "--cache-limit", NULL};
     int known = 0;
     for (const char *const *w = with_value; *w; w++) known |= strcmp(*w, name) == 0;
     if (!known) return bad(name, NULL, "unknown option");
@@ -242,6 +245,10 @@ int cxd_options_parse(cxd_options *o, int argc, char **argv) {
     } else if (strcmp(name, "--drain-timeout") == 0) {
       if (parse_long(val, 0, 3600, &n) != 0) return bad(name, val, "must be 0 to 3600 seconds");
       o->drain_timeout_ms = (int)n * 1000;
+    } else if (strcmp(name, "--cache-limit") == 0) {
+      if (parse_long(val, 0, 1024 * 1024, &n) != 0)
+        return bad(name, val, "must be megabytes, 0 for no bound");
+      o->cache_limit_mb = (int)n;
     } else if (strcmp(name, "--threads") == 0) {
       if (parse_long(val, 1, 1024, &n) != 0) return bad(name, val, "must be 1 to 1024");
       o->threads = (int)n;

@@ -86,8 +86,11 @@ def run():
 
     # a get long after a search on the same worker still finds the card (the
     # per-query deadline must not outlive its query)
-    d2 = L.Daemon(["--index", index, "--query-timeout", "200", "--threads", "1"])
+    d2 = L.Daemon(["--index", index, "--query-timeout", "200", "--threads", "1",
+                   "--cache-limit", "8"])
     c2 = L.Client(d2.sock)
+    mem = c2.result("stats")["memory"]
+    check(mem["sqlite_limit_bytes"] == 8 << 20, "--cache-limit: %r" % mem)
     c2.result("search", {"query": "isms"})
     time.sleep(0.5)
     for i in range(500):  # SQLite runs the progress handler only every 1000 VM steps
