@@ -231,17 +231,22 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   update_reading(c);
 }
 
-static void update_reading(cxd_conn *c) {
-  if (c->closing) return;
-  cxd_server *srv = c->srv;
-  size_t q = queued(c);
-  if (!c->paused_wq && q > srv->opt.max_write_queue) {
+/* Hysteresis on unsent replies: pause above --max-write-queue, resume at half. */
+static void update_wq_pause(cxd_conn *c) {
+  size_t q = queued(c), max = c->srv->opt.max_write_queue;
+  if (!c->paused_wq && q > max) {
     c->paused_wq = 1;
     cxd_log(CXD_LOG_DEBUG, "connection %llu: %zu bytes of replies unread; pausing reads",
             (unsigned long long)c->id, q);
-  } else if (c->paused_wq && q <= srv->opt.max_write_queue / 2) {
+  } else if (c->paused_wq && q <= max / 2) {
     c->paused_wq = 0;
   }
+}
+
+static void update_reading(cxd_conn *c) {
+  if (c->closing) return;
+  cxd_server *srv = c->srv;
+  update_wq_pause(c);
   int want = !c->eof && !c->close_after_flush && !srv->draining && !c->paused_wq &&
              !c->blocked && c->inflight < srv->opt.max_pipeline;
   if (want && !c->reading) {
@@ -269,6 +274,7 @@ static void conn_progress(cxd_conn *c) {
     update_reading(c);
     return;
   }
+  update_wq_pause(c);
   if (c->blocked && !c->paused_wq) process_input(c);
   if (c->eof && !c->blocked && c->inflight == 0 && c->in_pos == c->in_len &&
       !c->close_after_flush)

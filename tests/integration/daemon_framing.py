@@ -115,6 +115,26 @@ def run():
     L.still_answers(d.sock)
     d.stop()
 
+    # a client that stops reading for a while, then reads everything: every reply arrives
+    # (reading pauses while the replies pile up and must resume once they are written)
+    d3 = L.Daemon(["--index", index, "--max-write-queue", "16K"])
+    slow = L.Client(d3.sock, timeout=30)
+    slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    n = 3000
+    t = send_in_background(slow.s, b"".join(
+        b'{"jsonrpc":"2.0","id":%d,"method":"%s"}\n' % (i, b"stats" if i % 2 else b"ping")
+        for i in range(n)))
+    time.sleep(1.5)
+    ids = set()
+    for _ in range(n):
+        r = slow.recv()
+        check(r is not None and "result" in r, "reply %d after a pause: %r" % (len(ids), r))
+        ids.add(r["id"])
+    check(ids == set(range(n)), "missing replies after the pause: %d" % (n - len(ids)))
+    t.join(10)
+    slow.close()
+    d3.stop()
+
     # --max-request and --idle-timeout
     d2 = L.Daemon(["--index", index, "--max-request", "1K", "--idle-timeout", "1"])
     c = L.Client(d2.sock)
