@@ -132,7 +132,7 @@ void cx__builder_fingerprint(const cx_parse_opts *opts, char out[17]);
 
 typedef struct cx__store cx__store;
 
-/* Creates "<out>.tmp-<pid>" beside out_path with the schema, after removing
+/* Creates "<out>.tmp-<pid>.<seq>" beside out_path with the schema, after removing
  * temp files of builds whose process is gone, and attaches old_path
  * read-only as "old" when non-NULL. */
 int cx__store_open(const char *out_path, const char *old_path, cx__store **out, cx_err *err);

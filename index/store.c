@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -128,7 +129,7 @@ static void split_path(const char *path, char **dir, const char **base) {
   }
 }
 
-/* Removes "<base>.tmp-<pid>[-journal]" files whose build process no longer
+/* Removes "<base>.tmp-<pid>[.<seq>][-journal]" files whose build process no longer
  * exists: a build killed with -9 leaves its temp file behind, and only a later
  * build can notice. A live pid's file is left alone, even if that pid was
  * reused by an unrelated process: cleaning it later is harmless. */
@@ -151,6 +152,12 @@ static void remove_stale_temps(const char *out_path) {
     errno = 0;
     long pid = strtol(p, &end, 10);
     if (end == p || errno != 0 || pid <= 0) continue;
+    if (*end == '.') {
+      const char *q = end + 1;
+      while (*q >= '0' && *q <= '9') q++;
+      if (q == end + 1) continue;
+      end = (char *)q;
+    }
     if (*end != '\0' && strcmp(end, "-journal") != 0) continue;
     if ((pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
     cx__buf full;
@@ -170,10 +177,11 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
   st->out_path = cx_xstrdup(out_path);
   cx__buf tmp;
   cx__buf_init(&tmp);
-  cx__buf_printf(&tmp, "%s.tmp-%ld", out_path, (long)getpid());
+  /* The sequence number keeps two builds of one process (a daemon
+   * reloading twice) apart. */
+  static atomic_uint seq;
+  cx__buf_printf(&tmp, "%s.tmp-%ld.%u", out_path, (long)getpid(), atomic_fetch_add(&seq, 1));
   st->tmp_path = cx__buf_detach(&tmp);
-  /* Left over by an earlier failed build of this same process (a daemon). */
-  unlink(st->tmp_path);
 
   char *uri = path_uri(st->tmp_path, NULL);
   int rc = sqlite3_open_v2(uri, &st->db,

@@ -552,7 +552,7 @@ static void test_walk_and_temps(void) {
   if (child == 0) _exit(0);
   waitpid(child, NULL, 0);
   char dead[512], live[512];
-  snprintf(dead, sizeof dead, "%s.tmp-%ld", out, (long)child);
+  snprintf(dead, sizeof dead, "%s.tmp-%ld.0", out, (long)child);
   snprintf(live, sizeof live, "%s.tmp-%ld", out, (long)getppid());
   write_file(dead, "garbage of a killed build");
   write_file(live, "a build in progress");
