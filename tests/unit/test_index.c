@@ -260,10 +260,49 @@ static void first_difference(const char *a, const char *b) {
 
 /* ---- tests ---- */
 
+/* Every stored cards.json is json_dumps(cx_card_to_json(card), JSON_COMPACT). */
+static void check_json(const char *index) {
+  sqlite3 *db = open_ro(index);
+  sqlite3_stmt *q;
+  sqlite3_prepare_v2(db, "SELECT path, json FROM cards", -1, &q, NULL);
+  int n = 0;
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    const char *path = (const char *)sqlite3_column_text(q, 0);
+    cx_card *card = NULL;
+    cx_diags d;
+    cx_diags_init(&d);
+    CHECK_INT(cx_card_load(path, NULL, &card, &d), 0);
+    if (card) {
+      json_t *j = cx_card_to_json(card);
+      char *want = json_dumps(j, JSON_COMPACT);
+      if (strcmp(want, (const char *)sqlite3_column_text(q, 1)) != 0) {
+        fprintf(stderr, "%s: stored json differs from json_dumps:\n", path);
+        first_difference(want, (const char *)sqlite3_column_text(q, 1));
+        failures++;
+      }
+      free(want);
+      json_decref(j);
+      n++;
+    }
+    cx_card_free(card);
+    cx_diags_destroy(&d);
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  CHECK(n > 0);
+}
+
 static void test_seeds(void) {
   char *corpus = path_of("seeds"), *out = path_of("seeds.db");
   size_t n = copy_cards(CX_SOURCE_DIR "/seeds", corpus);
   CHECK(n > 0);
+  /* Strings with every kind of JSON escape. */
+  char *esc = path_of("seeds/QESC.md");
+  write_file(esc, "id: QESC\nquery: \"Tabs\\tand \\\"quotes\\\" and back\\\\slash?\"\n"
+                  "notes: \"ctl \\x01\\x1f del \\x7f caf\\u00e9 \\u2028 / end\"\n"
+                  "---\n**Plain-English answer**  \nSee \"this\" \\ that.\n");
+  free(esc);
+  n++;
   cx_build_stats st;
   cx_diags d;
   cx_diags_init(&d);
@@ -298,6 +337,7 @@ static void test_seeds(void) {
     CHECK(scalar(db, "SELECT count(DISTINCT grp) FROM synonyms") > 0);
   sqlite3_close(db);
   CHECK_INT(count_temps(tmpdir), 0);
+  check_json(out);
 
   /* Nothing changed: everything is reused, and the result is the same. */
   char *before = dump_all(out);
