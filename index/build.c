@@ -577,6 +577,9 @@ int cx_index_build(const char *const *paths, size_t npaths, const char *out_path
   json_object_seed(0); /* before any thread makes JSON objects */
   cx__phase(NULL);
   cx__walk(paths, npaths, &files, &diags);
+  if (files.n == 0 && diags.nerrors == 0)
+    cx_diags_add(&diags, CX_DIAG_WARNING, paths[0], 0, 0,
+                 "no card files found (cards are *.md files, README.md excepted)");
   int explicit_syn = 0;
   syn_path = cx__synonyms_path(paths, npaths, &opts, &explicit_syn);
   if (syn_path && cx__synonyms_load(syn_path, &syn, &diags) != 0) cx__synonyms_destroy(&syn);

@@ -239,6 +239,9 @@ int cx_check(const char *const *paths, size_t npaths, const cx_build_opts *opts_
   cx__files files = {0};
   json_object_seed(0);
   cx__walk(paths, npaths, &files, &diags);
+  if (files.n == 0 && diags.nerrors == 0)
+    cx_diags_add(&diags, CX_DIAG_WARNING, paths[0], 0, 0,
+                 "no card files found (cards are *.md files, README.md excepted)");
 
   int explicit_syn = 0;
   char *syn_path = cx__synonyms_path(paths, npaths, &opts, &explicit_syn);
