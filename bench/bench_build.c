@@ -149,6 +149,17 @@ static double tool_build(const char *dir, const char *out, const char *threads, 
   return now_s() - t0;
 }
 
+/* The 1-minute load average: the machine is shared, so every row says how busy it was. */
+static double loadavg(void) {
+  double l = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &l) != 1) l = -1;
+    fclose(f);
+  }
+  return l;
+}
+
 static int dbl_cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -187,7 +198,8 @@ int main(int argc, char **argv) {
   char threads_s[16];
   snprintf(threads_s, sizeof threads_s, "%d", threads);
   printf("| cards | build (s) | baseline (s) | ratio | baseline+optimize (s) | rebuild, all "
-         "reused (s) | index (MiB) | baseline db (MiB) |\n|---|---|---|---|---|---|---|---|\n");
+         "reused (s) | index (MiB) | baseline db (MiB) | load avg |\n"
+         "|---|---|---|---|---|---|---|---|---|\n");
   fflush(stdout);
   for (int s = 0; s < nsizes; s++) {
     unsigned long n = sizes[s];
@@ -207,7 +219,7 @@ int main(int argc, char **argv) {
     texts t = {0};
     extract(dir, threads, &t);
     int r = runs > 0 ? runs : n <= 20000 ? 3 : 1;
-    double tb[32], tl[32], to[32], tr[32];
+    double tb[32], tl[32], to[32], tr[32], load0 = loadavg();
     if (r > 32) r = 32;
     for (int i = 0; i < r; i++) {
       unlink(out);
@@ -218,8 +230,8 @@ int main(int argc, char **argv) {
       if (tb[i] < 0 || tl[i] < 0 || to[i] < 0 || tr[i] < 0) return 1;
     }
     double mb = median(tb, r), ml = median(tl, r), mo = median(to, r), mr = median(tr, r);
-    printf("| %lu | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f |\n", n, mb, ml, mb / ml, mo,
-           mr, file_mb(out), file_mb(base));
+    printf("| %lu | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f-%.1f |\n", n, mb, ml,
+           mb / ml, mo, mr, file_mb(out), file_mb(base), load0, loadavg());
     fflush(stdout);
     for (size_t i = 0; i < t.n; i++) free(t.v[i]);
     free(t.v);
