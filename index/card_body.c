@@ -221,13 +221,15 @@ static int is_id_char(unsigned char ch) {
          ch == '_' || ch == '-' || ch == '.';
 }
 
-/* A card id in a reference: letters, an optional '-' or '_', digits ("Q081",
- * "KC-12"). Clause-like tokens ("A.5.15", "ISO27001:2022") are not ids. */
+/* A card id in a reference: one or two letters then digits ("Q081"), or up
+ * to eight letters, '-' or '_', digits ("KC-12"). Standards and clauses
+ * ("ISO27001", "SOC2", "A.5.15", "ISO27001:2022") are not card ids. */
 static int card_id_shape(const char *s, size_t n) {
   size_t i = 0;
   while (i < n && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z'))) i++;
   if (i == 0 || i > 8) return 0;
   if (i < n && (s[i] == '-' || s[i] == '_')) i++;
+  else if (i > 2) return 0;
   size_t d = i;
   while (i < n && s[i] >= '0' && s[i] <= '9') i++;
   return i > d && i == n;

@@ -390,8 +390,8 @@ static void test_headings(void) {
   CHECK_STR(section_text(c, "Plain-English answer"), "Answer with a link and code.\nfirst\nsecond");
   CHECK_STR(section_md(c, "Plain-English answer"),
             "Answer with a [link](https://example.com) and `code`.\n\n1. first\n2. second");
-  /* Unique, in order, not the card itself, not clause ids. */
-  CHECK_STRV(c->links, "Q204", "Q205");
+  /* Unique, in order, not the card itself, not standards or clause ids. */
+  CHECK_STRV(c->links, "Q204", "Q205", "KC-7", "q9");
   cx_card_free(c);
   cx_diags_destroy(&d);
 }
