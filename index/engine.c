@@ -17,7 +17,7 @@ static const char *const stmt_sql[CX__ST_N] = {
     [CX__ST_CARDS_BY_CLAUSE] = "SELECT DISTINCT card FROM clause_ids WHERE clause = ?1",
     [CX__ST_SECTION] = "SELECT markdown, text FROM sections WHERE card = ?1 AND name = ?2 "
                        "COLLATE NOCASE ORDER BY ord LIMIT 1",
-    [CX__ST_HIT] = "SELECT hit FROM cx_hits WHERE rowid = ?1",
+    [CX__ST_HIT] = "SELECT hit, plain FROM cx_hits WHERE rowid = ?1",
     [CX__ST_SECTIONS] = "SELECT name, text FROM sections WHERE card = ?1 ORDER BY ord",
 };
 
@@ -244,6 +244,7 @@ void cx_index_close(cx_index *ix) {
     free(ix->words[i].stem);
   }
   free(ix->words);
+  free(ix->by_len);
   cx__free_synonyms(ix->syns, ix->nsyns);
   free(ix->syn_sorted);
   for (size_t i = 0; i < ix->nfilters; i++) {
@@ -293,6 +294,21 @@ int cx__load_words(cx_index *ix) {
   }
   sqlite3_finalize(st);
   qsort(ix->words, ix->nwords, sizeof *ix->words, cmp_word);
+  /* Counting sort by length (longer words share the last bucket, which typo
+   * search never reaches). */
+  memset(ix->len_start, 0, sizeof ix->len_start);
+  for (size_t i = 0; i < ix->nwords; i++) {
+    size_t l = strlen(ix->words[i].word);
+    ix->len_start[(l < CX__MAX_WORD_LEN ? l : CX__MAX_WORD_LEN) + 1]++;
+  }
+  for (size_t l = 1; l <= CX__MAX_WORD_LEN + 1; l++) ix->len_start[l] += ix->len_start[l - 1];
+  size_t fill[CX__MAX_WORD_LEN + 1];
+  memcpy(fill, ix->len_start, sizeof fill);
+  ix->by_len = cx_xcalloc(ix->nwords ? ix->nwords : 1, sizeof *ix->by_len);
+  for (size_t i = 0; i < ix->nwords; i++) {
+    size_t l = strlen(ix->words[i].word);
+    ix->by_len[fill[l < CX__MAX_WORD_LEN ? l : CX__MAX_WORD_LEN]++] = (uint32_t)i;
+  }
   return 0;
 }
 

@@ -30,6 +30,9 @@ typedef struct cx__vterm {
   uint32_t letters; /* bit i set when letter 'a'+i occurs (typo prefilter) */
 } cx__vterm;
 
+/* Longest word kept for typos and suggestions (cx_words keeps 2..32 bytes). */
+#define CX__MAX_WORD_LEN 40
+
 /* One unstemmed word of the corpus and its stem (cx_words), for typos and suggest. */
 typedef struct cx__vword {
   char *word;
@@ -86,6 +89,8 @@ struct cx_index {
   cx__vword *words;
   size_t nwords;
   int words_loaded;
+  uint32_t *by_len;   /* indexes of words by length (typo candidates) */
+  size_t len_start[CX__MAX_WORD_LEN + 2]; /* by_len[len_start[l]..len_start[l+1]) have length l */
   cx__syn *syns;
   size_t *syn_sorted; /* indexes of syns by folded text */
   size_t nsyns;
@@ -100,6 +105,7 @@ struct cx_index {
   /* hit cache (query_hit.c) */
   cx__hentry **hents;
   size_t nhents;
+  size_t hcache_max; /* entries kept before the cache is cleared; 0: default (tests lower it) */
   /* card ids (engine.c), loaded on first use */
   cx__idref *ids;
   size_t nids;
@@ -148,6 +154,8 @@ void cx__hit_cache_clear(cx_index *ix);
 typedef struct cx__snip_terms {
   uint32_t *hash;
   size_t n;
+  /* Open-addressing set over hash: index+1 into hash, 0 empty. */
+  uint16_t set[256];
 } cx__snip_terms;
 /* A new hit object: the entry's fields (shared, immutable), score and a
  * snippet highlighting terms. */

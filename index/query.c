@@ -202,6 +202,14 @@ static void snip_terms_init(const cx__query *q, cx__snip_terms *t) {
         while (*p == ' ') p++;
       }
     }
+  /* At most 24 slots of a handful of alternatives: far below the set's
+   * 256 entries, so a probe always ends at an empty one. */
+  memset(t->set, 0, sizeof t->set);
+  for (size_t i = 0; i < t->n && i < 200; i++) {
+    size_t h = t->hash[i] & 255;
+    while (t->set[h]) h = (h + 1) & 255;
+    t->set[h] = (uint16_t)(i + 1);
+  }
 }
 
 static void snip_terms_destroy(cx__snip_terms *t) {

@@ -2,6 +2,7 @@
 #include "engine_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,7 +30,8 @@ struct cx__hentry {
   int64_t rowid;
   json_t *hit; /* shared by every result built from it: never modified */
   hsec *secs;  /* the plain-English answer first, then the others in order */
-  size_t nsecs;
+  size_t nsecs, cap;
+  int all_loaded; /* the sections besides the plain-English answer are in secs */
 };
 
 /* The cache is small and flat: cleared when full, which a corpus that fits
@@ -122,9 +124,18 @@ static size_t slot_of(int64_t rowid) {
   return (size_t)(((uint64_t)rowid * 0x9E3779B97F4A7C15ull) >> 51) & (HCACHE_SLOTS - 1);
 }
 
-static json_t *load_hit(cx_index *ix, int64_t rowid, cx_err *err) {
+static void add_sec(cx__hentry *e, const char *text, int plain) {
+  if (e->nsecs == e->cap) {
+    e->cap = e->cap ? e->cap * 2 : 4;
+    e->secs = cx_xrealloc(e->secs, e->cap * sizeof *e->secs);
+  }
+  e->secs[e->nsecs++] = (hsec){cx_xstrdup(text), plain, NULL, 0, 0};
+}
+
+/* The hit fields and, when cx_hits has it, the plain-English answer. */
+static json_t *load_hit(cx_index *ix, cx__hentry *e, cx_err *err) {
   if (!ix->has_hits) {
-    json_t *card = cx__card_json(ix, rowid, err);
+    json_t *card = cx__card_json(ix, e->rowid, err);
     if (card == NULL) return NULL;
     json_t *h = cx__hit_base(card);
     json_decref(card);
@@ -132,7 +143,7 @@ static json_t *load_hit(cx_index *ix, int64_t rowid, cx_err *err) {
   }
   sqlite3_stmt *st = cx__stmt(ix, CX__ST_HIT, err);
   if (st == NULL) return NULL;
-  sqlite3_bind_int64(st, 1, rowid);
+  sqlite3_bind_int64(st, 1, e->rowid);
   json_t *h = NULL;
   int s = sqlite3_step(st);
   if (s == SQLITE_ROW) {
@@ -141,13 +152,15 @@ static json_t *load_hit(cx_index *ix, int64_t rowid, cx_err *err) {
                    &jerr);
     if (h == NULL || !json_is_object(h)) {
       cx_err_set(err, CX_ECORRUPT, "", "%s: cx_hits row %lld is not a JSON object (%s); rebuild "
-                 "the index", ix->path, (long long)rowid, h ? "another type" : jerr.text);
+                 "the index", ix->path, (long long)e->rowid, h ? "another type" : jerr.text);
       json_decref(h);
       h = NULL;
+    } else if (sqlite3_column_type(st, 1) == SQLITE_TEXT && sqlite3_column_bytes(st, 1) > 0) {
+      add_sec(e, (const char *)sqlite3_column_text(st, 1), 1);
     }
   } else if (s == SQLITE_DONE) {
     cx_err_set(err, CX_ECORRUPT, "", "%s: card row %lld has no cx_hits row; rebuild the index",
-               ix->path, (long long)rowid);
+               ix->path, (long long)e->rowid);
   } else {
     cx__sqlite_err(ix, err, "reading a hit");
   }
@@ -155,30 +168,31 @@ static json_t *load_hit(cx_index *ix, int64_t rowid, cx_err *err) {
   return h;
 }
 
+/* Every section but Sources, the plain-English answer first (unless it is
+ * already there). */
 static int load_sections(cx_index *ix, cx__hentry *e, cx_err *err) {
+  e->all_loaded = 1;
   sqlite3_stmt *st = cx__stmt(ix, CX__ST_SECTIONS, err);
   if (st == NULL) return CX_ESQLITE;
   sqlite3_bind_int64(st, 1, e->rowid);
-  size_t cap = 0;
+  int have_plain = e->nsecs > 0 && e->secs[0].plain;
   int s;
   while ((s = sqlite3_step(st)) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(st, 0);
     const char *text = (const char *)sqlite3_column_text(st, 1);
     if (name == NULL || text == NULL || *text == '\0' || strcasecmp(name, "Sources") == 0) continue;
-    if (e->nsecs == cap) {
-      cap = cap ? cap * 2 : 8;
-      e->secs = cx_xrealloc(e->secs, cap * sizeof *e->secs);
+    int plain = strcasecmp(name, "Plain-English answer") == 0;
+    if (plain && have_plain == 1) {
+      have_plain = 2; /* the first one is secs[0] already */
+      continue;
     }
-    hsec sec = {cx_xstrdup(text), strcasecmp(name, "Plain-English answer") == 0, NULL, 0, 0};
-    /* The plain-English answer goes first: snippets try it before the rest. */
-    if (sec.plain && !(e->nsecs && e->secs[0].plain)) {
-      memmove(&e->secs[1], &e->secs[0], e->nsecs * sizeof *e->secs);
-      e->secs[0] = sec;
-    } else {
-      sec.plain = 0;
-      e->secs[e->nsecs] = sec;
+    add_sec(e, text, plain && !have_plain);
+    if (plain && !have_plain) {
+      hsec tmp = e->secs[e->nsecs - 1];
+      memmove(&e->secs[1], &e->secs[0], (e->nsecs - 1) * sizeof *e->secs);
+      e->secs[0] = tmp;
+      have_plain = 2;
     }
-    e->nsecs++;
   }
   sqlite3_reset(st);
   return s == SQLITE_DONE ? 0 : cx__sqlite_err(ix, err, "reading sections");
@@ -193,11 +207,12 @@ cx__hentry *cx__hentry_get(cx_index *ix, int64_t rowid, cx_err *err) {
   }
   cx__hentry *e = cx_xcalloc(1, sizeof *e);
   e->rowid = rowid;
-  if ((e->hit = load_hit(ix, rowid, err)) == NULL || load_sections(ix, e, err) != 0) {
+  /* Without cx_hits the plain-English answer comes with the other sections. */
+  if ((e->hit = load_hit(ix, e, err)) == NULL || (!ix->has_hits && load_sections(ix, e, err) != 0)) {
     entry_free(e);
     return NULL;
   }
-  if (ix->nhents >= HCACHE_MAX) {
+  if (ix->nhents >= (ix->hcache_max ? ix->hcache_max : HCACHE_MAX)) {
     cx__hit_cache_clear(ix);
     ix->hents = cx_xcalloc(HCACHE_SLOTS, sizeof *ix->hents);
     h = slot_of(rowid);
@@ -243,8 +258,8 @@ static void tokenise(cx_index *ix, hsec *s) {
 
 /* Index+1 of the term a token matches, 0 for none. */
 static int match_of(const stok *t, const cx__snip_terms *terms) {
-  for (size_t i = 0; i < terms->n; i++)
-    if (terms->hash[i] == t->hash) return (int)i + 1;
+  for (size_t h = t->hash & 255; terms->set[h]; h = (h + 1) & 255)
+    if (terms->hash[terms->set[h] - 1] == t->hash) return terms->set[h];
   return 0;
 }
 
@@ -308,17 +323,19 @@ static unsigned char *matches(const hsec *s, const cx__snip_terms *terms, unsign
  * it has any, else from the section that has the most; the plain-English
  * answer's start when nothing matches. */
 static char *snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, const char *open,
-                     const char *close) {
+                     const char *close, cx_err *err) {
   cx__buf out;
   cx__buf_init(&out);
   unsigned char stackbuf[2][512];
   unsigned char *best_m = NULL;
-  const hsec *best = NULL;
+  size_t best = SIZE_MAX; /* an index: loading sections moves e->secs */
   size_t best_from = 0;
   int best_q = -1, cur = 0;
-  for (size_t i = 0; i < e->nsecs; i++) {
-    hsec *s = &e->secs[i];
+  for (size_t i = 0; i < e->nsecs || !e->all_loaded; i++) {
     if (i > 0 && best_q >= 64) break; /* a term matched in the plain-English answer */
+    /* The other sections are read the first time a snippet needs them. */
+    if (i >= e->nsecs && (load_sections(ix, e, err) != 0 || i >= e->nsecs)) break;
+    hsec *s = &e->secs[i];
     tokenise(ix, s);
     unsigned char *m = matches(s, terms, stackbuf[cur], sizeof stackbuf[cur]);
     size_t from;
@@ -326,7 +343,7 @@ static char *snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, c
     if (q > best_q) {
       if (best_m && best_m != stackbuf[0] && best_m != stackbuf[1]) free(best_m);
       best_m = m;
-      best = s;
+      best = i;
       best_q = q;
       best_from = from;
       cur ^= 1;
@@ -334,7 +351,7 @@ static char *snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, c
       free(m);
     }
   }
-  if (best) render_window(best, best_m, best_from, open, close, &out);
+  if (best != SIZE_MAX) render_window(&e->secs[best], best_m, best_from, open, close, &out);
   if (best_m && best_m != stackbuf[0] && best_m != stackbuf[1]) free(best_m);
   return cx__buf_detach(&out);
 }
@@ -344,7 +361,7 @@ json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_t
   json_t *h = json_object();
   json_object_update(h, e->hit);
   json_object_set_new(h, "score", json_real(round(score * 1000.0) / 1000.0));
-  char *snip = snippet(ix, e, terms, open, close);
+  char *snip = snippet(ix, e, terms, open, close, NULL);
   json_object_set_new(h, "snippet", json_string(snip ? snip : ""));
   free(snip);
   return h;

@@ -38,11 +38,11 @@ int cx__is_stop_word(const char *w, size_t n) {
                  cmp_cstr) != NULL;
 }
 
-/* Damerau-Levenshtein (optimal string alignment) distance <= k, with an
- * early exit when a whole row exceeds k. */
-int cx__damerau_within(const char *a, size_t na, const char *b, size_t nb, int k) {
-  if ((na > nb ? na - nb : nb - na) > (size_t)k) return 0;
-  if (na > 40 || nb > 40) return 0;
+/* Damerau-Levenshtein (optimal string alignment) distance of a and b, or
+ * k + 1 when it exceeds k (early exit when a whole row exceeds k). */
+static int damerau(const char *a, size_t na, const char *b, size_t nb, int k) {
+  if ((na > nb ? na - nb : nb - na) > (size_t)k) return k + 1;
+  if (na > 40 || nb > 40) return k + 1;
   int d[42][42];
   for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
   for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
@@ -58,9 +58,20 @@ int cx__damerau_within(const char *a, size_t na, const char *b, size_t nb, int k
       d[i][j] = v;
       if (v < rowmin) rowmin = v;
     }
-    if (rowmin > k) return 0;
+    if (rowmin > k) return k + 1;
   }
-  return d[na][nb] <= k;
+  return d[na][nb] <= k ? d[na][nb] : k + 1;
+}
+
+int cx__damerau_within(const char *a, size_t na, const char *b, size_t nb, int k) {
+  return damerau(a, na, b, nb, k) <= k;
+}
+
+/* Bits set in x, without depending on the CPU's popcnt instruction. */
+static int bits32(uint32_t x) {
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  return (int)((((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24);
 }
 
 /* ---- identifiers ---- */
@@ -472,26 +483,25 @@ static void add_typos(cx_index *ix, cx__qslot *s, const char *word) {
     int d;
   } best[CX__MAX_TYPO_CANDIDATES];
   size_t nbest = 0;
-  for (size_t i = 0; i < ix->nwords; i++) {
-    const cx__vword *w = &ix->words[i];
-    /* Each edit changes the letter set by at most two letters. */
-    if (__builtin_popcount(w->letters ^ letters) > 2 * k) continue;
-    size_t wl = strlen(w->word);
-    if ((wl > len ? wl - len : len - wl) > (size_t)k) continue;
-    int d = 0;
-    if (cx__damerau_within(word, len, w->word, wl, 0)) continue;
-    if (cx__damerau_within(word, len, w->word, wl, 1)) d = 1;
-    else if (k == 2 && cx__damerau_within(word, len, w->word, wl, 2)) d = 2;
-    else continue;
-    /* Keep the best few: smaller distance, then higher df. */
-    size_t pos = nbest;
-    while (pos > 0 && (best[pos - 1].d > d || (best[pos - 1].d == d && best[pos - 1].w->df < w->df)))
-      pos--;
-    if (pos >= CX__MAX_TYPO_CANDIDATES) continue;
-    if (nbest < CX__MAX_TYPO_CANDIDATES) nbest++;
-    memmove(&best[pos + 1], &best[pos], (nbest - 1 - pos) * sizeof *best);
-    best[pos] = (struct cand){w, d};
-  }
+  /* Only words within k letters of the length can be within k edits. */
+  size_t lmin = len > (size_t)k ? len - (size_t)k : 0, lmax = len + (size_t)k;
+  if (lmax >= CX__MAX_WORD_LEN) lmax = CX__MAX_WORD_LEN - 1;
+  for (size_t l = lmin; l <= lmax; l++)
+    for (size_t x = ix->len_start[l]; x < ix->len_start[l + 1]; x++) {
+      const cx__vword *w = &ix->words[ix->by_len[x]];
+      /* Each edit changes the letter set by at most two letters. */
+      if (bits32(w->letters ^ letters) > 2 * k) continue;
+      int d = damerau(word, len, w->word, l, k);
+      if (d == 0 || d > k) continue;
+      /* Keep the best few: smaller distance, then higher df. */
+      size_t pos = nbest;
+      while (pos > 0 && (best[pos - 1].d > d || (best[pos - 1].d == d && best[pos - 1].w->df < w->df)))
+        pos--;
+      if (pos >= CX__MAX_TYPO_CANDIDATES) continue;
+      if (nbest < CX__MAX_TYPO_CANDIDATES) nbest++;
+      memmove(&best[pos + 1], &best[pos], (nbest - 1 - pos) * sizeof *best);
+      best[pos] = (struct cand){w, d};
+    }
   for (size_t i = 0; i < nbest; i++)
     slot_add_alt(s, best[i].w->stem, best[i].w->word, word, CX__K_TYPO, best[i].d == 1 ? W_TYPO1 : W_TYPO2, 0);
 }

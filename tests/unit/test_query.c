@@ -290,6 +290,156 @@ static void test_methods(void) {
   json_decref(res);
 }
 
+static const char *hit_id(json_t *res, size_t i) {
+  const char *id = json_string_value(json_object_get(json_array_get(json_object_get(res, "hits"), i), "id"));
+  return id ? id : "";
+}
+
+/* An empty query with a filter lists the matching cards in id order. */
+static void test_listing(void) {
+  int rc;
+  cx_err err;
+  json_t *res = search_json("{\"query\":\"\",\"id_prefix\":\"Q07\"}", &rc, &err);
+  CHECK(rc == 0 && json_integer_value(json_object_get(res, "total")) == 10, "Q07 listing: %s",
+        rc ? err.msg : "wrong total");
+  for (size_t i = 0; i < 10; i++) {
+    char want[8];
+    snprintf(want, sizeof want, "Q07%zu", i);
+    CHECK(strcmp(hit_id(res, i), want) == 0, "Q07 listing item %zu is %s", i, hit_id(res, i));
+    json_t *h = json_array_get(json_object_get(res, "hits"), i);
+    CHECK(json_number_value(json_object_get(h, "score")) == 0.0, "listing score not 0");
+    CHECK(json_is_array(json_object_get(h, "sources")) && json_is_string(json_object_get(h, "snippet")),
+          "listing hit lacks fields");
+  }
+  json_decref(res);
+  res = search_json("{\"query\":\" \",\"id_prefix\":\"q07\",\"limit\":3,\"offset\":8}", &rc, &err);
+  CHECK(rc == 0 && json_integer_value(json_object_get(res, "total")) == 10 &&
+            json_array_size(json_object_get(res, "hits")) == 2 && strcmp(hit_id(res, 0), "Q078") == 0,
+        "lower-case prefix with offset: total %lld, first %s",
+        (long long)json_integer_value(json_object_get(res, "total")), hit_id(res, 0));
+  json_decref(res);
+  res = search_json("{\"query\":\"\"}", &rc, &err);
+  CHECK(rc == 0 && json_integer_value(json_object_get(res, "total")) == 0 &&
+            json_array_size(json_object_get(res, "hits")) == 0, "empty query without filter matched");
+  json_decref(res);
+  /* A pack listing counts what cx_index_info counts. */
+  json_t *info;
+  CHECK(cx_index_info(ix, &info, &err) == 0, "info: %s", err.msg);
+  json_int_t gdpr = json_integer_value(json_object_get(json_object_get(info, "packs"), "GDPR"));
+  json_t *tags = json_object_get(info, "tags");
+  CHECK(json_is_object(tags) && json_object_size(tags) > 3, "info has no tags");
+  json_int_t workflow = json_integer_value(json_object_get(tags, "Workflow"));
+  json_decref(info);
+  res = search_json("{\"query\":\"\",\"packs\":[\"GDPR\"],\"limit\":100}", &rc, &err);
+  CHECK(rc == 0 && gdpr > 0 && json_integer_value(json_object_get(res, "total")) == gdpr &&
+            json_array_size(json_object_get(res, "hits")) == (size_t)gdpr, "GDPR listing: total %lld, info %lld",
+        (long long)json_integer_value(json_object_get(res, "total")), (long long)gdpr);
+  for (size_t i = 1; i < json_array_size(json_object_get(res, "hits")); i++)
+    CHECK(strcmp(hit_id(res, i - 1), hit_id(res, i)) < 0, "GDPR listing not in id order at %zu", i);
+  json_decref(res);
+  res = search_json("{\"query\":\"\",\"tags\":[\"Workflow\"],\"limit\":1}", &rc, &err);
+  CHECK(rc == 0 && workflow > 0 && json_integer_value(json_object_get(res, "total")) == workflow,
+        "tag listing total %lld, info %lld", (long long)json_integer_value(json_object_get(res, "total")),
+        (long long)workflow);
+  json_decref(res);
+  res = search_json("{\"query\":\"\",\"id_prefix\":\"Z\"}", &rc, &err);
+  CHECK(rc == 0 && json_integer_value(json_object_get(res, "total")) == 0, "prefix Z matched");
+  json_decref(res);
+}
+
+/* A card whose primary id is the clause ranks above cards that only overlap
+ * with it; identifiers in prose match their compact tokens. */
+static void test_primary_ids(void) {
+  static const struct {
+    const char *query, *want;
+  } cases[] = {{"a.5.26", "Q102"}, {"art 32 gdpr", "Q033"}, {"annex a 5.26 incident response", "Q102"}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char params[256];
+    snprintf(params, sizeof params, "{\"query\":\"%s\",\"limit\":3}", cases[i].query);
+    int rc;
+    cx_err err;
+    json_t *res = search_json(params, &rc, &err);
+    CHECK(rc == 0 && strcmp(top_id(res), cases[i].want) == 0, "%s: top %s, want %s", cases[i].query,
+          top_id(res), cases[i].want);
+    json_decref(res);
+  }
+  cx__buf b;
+  cx__buf_init(&b);
+  cx__text_idents("Clause 6.1.2 of ISO/IEC 27001 and GDPR Article 32; see Q3 results", &b);
+  CHECK(b.p && strstr(b.p, "c6x1x2") && strstr(b.p, "iso27001") && strstr(b.p, "carticlex32") &&
+            !strstr(b.p, "q3"), "text idents: %s", b.p ? b.p : "(none)");
+  cx__buf_destroy(&b);
+}
+
+/* A synonym stands in for the words it came from: a card with both "ISMS"
+ * and its long form does not earn the term twice. */
+static void test_synonym_groups(void) {
+  cx_err err;
+  cx__query q;
+  CHECK(cx__query_parse(ix, "isms documents", 0, 0, &q, &err) == 0, "parse");
+  int groups = 0, syn = 0;
+  for (size_t i = 0; i < q.nslots; i++) {
+    groups += q.slots[i].group >= 0;
+    syn += q.slots[i].syn;
+  }
+  CHECK(q.ngroups == 1 && groups == 2 && syn == 1, "isms documents: %d groups, %d grouped slots, %d synonym slots",
+        q.ngroups, groups, syn);
+  cx__plan plan;
+  cx__plan_init(ix, &q, &plan);
+  double s[CX__MAX_SLOTS] = {0};
+  for (size_t i = 0; i < q.nslots; i++) s[i] = 1.0;
+  /* isms and its synonym both match: the group counts once. */
+  CHECK(cx__combine(&plan, s) == 2.0, "combine %f, want 2", cx__combine(&plan, s));
+  cx__plan_destroy(&plan);
+  cx__query_destroy(&q);
+}
+
+/* Misspellings: transpositions, and words whose stem happens to exist. */
+static void test_typos(void) {
+  static const struct {
+    const char *query, *word;
+  } cases[] = {{"incidnet response", "incident"}, {"intenral audit", "internal"},
+               {"continous improvement", "continuous"}, {"statment of applicability", "statement"}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cx_err err;
+    cx__query q;
+    CHECK(cx__query_parse(ix, cases[i].query, 0, 0, &q, &err) == 0, "parse");
+    int found = 0;
+    for (size_t s = 0; s < q.nslots; s++)
+      for (size_t a = 0; a < q.slots[s].nalts; a++)
+        found |= q.slots[s].alts[a].kind == CX__K_TYPO && strcmp(q.slots[s].alts[a].text, cases[i].word) == 0;
+    CHECK(found, "%s: no typo alternative %s", cases[i].query, cases[i].word);
+    cx__query_destroy(&q);
+  }
+}
+
+/* The hit cache: results are the same whether a card is cached or not, when
+ * the cache is cleared under a query, and with other highlight markers. */
+static void test_hit_cache(void) {
+  int rc;
+  cx_err err;
+  json_t *a = search_json("{\"query\":\"risk assessment\",\"limit\":20}", &rc, &err);
+  ix->hcache_max = 3;
+  json_t *b = search_json("{\"query\":\"risk assessment\",\"limit\":20}", &rc, &err);
+  ix->hcache_max = 0;
+  CHECK(rc == 0 && json_equal(json_object_get(a, "hits"), json_object_get(b, "hits")),
+        "hits differ once the cache is cleared under the query");
+  json_decref(b);
+  b = search_json("{\"query\":\"risk assessment\",\"limit\":20,\"highlight\":[\"[\",\"]\"]}", &rc, &err);
+  const char *s1 = json_string_value(json_object_get(json_array_get(json_object_get(a, "hits"), 0), "snippet"));
+  const char *s2 = json_string_value(json_object_get(json_array_get(json_object_get(b, "hits"), 0), "snippet"));
+  CHECK(s1 && s2 && strstr(s1, "**") && strchr(s2, '[') && !strstr(s2, "**"), "markers: %s / %s", s1, s2);
+  json_decref(a);
+  json_decref(b);
+  /* The snippet of a card whose plain-English answer lacks every term comes
+   * from another section that has one. */
+  a = search_json("{\"query\":\"Q077 foundation\",\"limit\":1}", &rc, &err);
+  const char *snip = json_string_value(json_object_get(json_array_get(json_object_get(a, "hits"), 0), "snippet"));
+  CHECK(rc == 0 && strcmp(top_id(a), "Q077") == 0 && snip && strstr(snip, "**foundation**"),
+        "Q077 foundation: top %s, snippet %s", top_id(a), snip ? snip : "(none)");
+  json_decref(a);
+}
+
 static void test_agreement(void) {
   const char *queries[] = {"risk assessment methodology", "data protection officer tasks",
                            "how do we handle security incidents and report breaches",
@@ -353,6 +503,11 @@ int main(void) {
   test_errors_and_raw();
   test_methods();
   test_agreement();
+  test_listing();
+  test_primary_ids();
+  test_synonym_groups();
+  test_typos();
+  test_hit_cache();
   test_open_errors();
   cx_index_close(ix);
   unlink(dbpath);
