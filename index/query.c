@@ -444,7 +444,7 @@ double cx__confidence(cx_index *ix, const cx__query *q, const cx__result *res) {
 /* Confidence below which answer() says nothing is good enough; measured on
  * tests/eval (docs/ranking.md). */
 #ifndef CX_ANSWER_THRESHOLD
-#define CX_ANSWER_THRESHOLD 0.65
+#define CX_ANSWER_THRESHOLD 0.60
 #endif
 
 /* The markdown of a card's plain-English answer, or null. */

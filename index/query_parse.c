@@ -21,8 +21,8 @@ static const char *const stop_words[] = {
     "has", "have", "having", "he", "her", "here", "how", "i", "if", "in", "into", "is", "it",
     "its", "just", "me", "my", "of", "on", "or", "our", "ours", "please", "she", "should", "so",
     "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
-    "this", "those", "to", "us", "was", "we", "were", "what", "when", "where", "which", "who",
-    "whom", "why", "will", "with", "would", "you", "your"};
+    "this", "those", "to", "us", "versus", "vs", "was", "we", "were", "what", "when", "where",
+    "which", "who", "whom", "why", "will", "with", "would", "you", "your"};
 
 static int cmp_cstr(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -321,6 +321,7 @@ typedef struct qword {
   int stop;
   int in_span; /* part of an identifier */
   int slot;    /* the slot that stands for it, -1 none */
+  const char *fix; /* its closest correction when misspelt (borrowed), else NULL */
 } qword;
 
 typedef struct collect {
@@ -336,7 +337,7 @@ static int collect_plain(void *ctx, const char *tok, int n, int start, int end) 
     c->cap = c->cap ? c->cap * 2 : 16;
     c->v = cx_xrealloc(c->v, c->cap * sizeof *c->v);
   }
-  c->v[c->n++] = (qword){cx_xstrndup(tok, (size_t)n), NULL, start, end, 0, 0, -1};
+  c->v[c->n++] = (qword){cx_xstrndup(tok, (size_t)n), NULL, start, end, 0, 0, -1, NULL};
   return c->n >= 256;
 }
 
@@ -466,16 +467,17 @@ void cx__free_synonyms(cx__syn *v, size_t n) {
   free(v);
 }
 
-/* Typo candidates for a word the index does not have: words of the corpus
- * within Damerau-Levenshtein 1 (from 5 letters) or 2 (from 9), closest and
- * most frequent first. */
-static void add_typos(cx_index *ix, cx__qslot *s, const char *word) {
+/* Typo candidates for a word the corpus does not have: words of the corpus
+ * within Damerau-Levenshtein 1 (from 4 letters) or 2 (from 9), closest and
+ * most frequent first. Returns the best one at distance 1 (borrowed from
+ * ix->words), which synonym matching may read in place of the word. */
+static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
   size_t len = strlen(word);
-  if (len < 5) return;
+  if (len < 4) return NULL;
   for (const char *p = word; *p; p++)
-    if (!isalpha((unsigned char)*p)) return;
+    if (*p < 'a' || *p > 'z') return NULL;
   int k = len >= 9 ? 2 : 1;
-  if (cx__load_words(ix) != 0) return;
+  if (cx__load_words(ix) != 0) return NULL;
   uint32_t letters = 0;
   for (const char *p = word; *p; p++) letters |= 1u << (*p - 'a');
   struct cand {
@@ -504,6 +506,7 @@ static void add_typos(cx_index *ix, cx__qslot *s, const char *word) {
     }
   for (size_t i = 0; i < nbest; i++)
     slot_add_alt(s, best[i].w->stem, best[i].w->word, word, CX__K_TYPO, best[i].d == 1 ? W_TYPO1 : W_TYPO2, 0);
+  return nbest && best[0].d == 1 ? best[0].w->word : NULL;
 }
 
 /* Prefix completions of the last word: the most frequent corpus words that
@@ -660,32 +663,58 @@ static int is_corpus_word(cx_index *ix, const char *word, const char *stem) {
   return strlen(word) > 32 && term_df(ix, stem) > 0;
 }
 
-/* The longest synonym term that the words from i on spell, or -1. */
-static long longest_synonym(cx_index *ix, const collect *c, size_t i) {
-  const syn *syns = ix->syns;
-  const char *w = c->v[i].word;
-  size_t wl = strlen(w), lo = 0, hi = ix->nsyns;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (strncmp(syns[ix->syn_sorted[mid]].folded, w, wl) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  long best = -1;
-  for (size_t k = lo; k < ix->nsyns; k++) {
-    const syn *t = &syns[ix->syn_sorted[k]];
-    if (strncmp(t->folded, w, wl) != 0) break;
-    if ((t->folded[wl] != ' ' && t->folded[wl] != '\0') || t->nwords > c->n - i) continue;
-    if (best >= 0 && syns[best].nwords >= t->nwords) continue;
-    /* Compare the run word by word with the term. */
-    const char *p = t->folded;
-    size_t j = 0;
-    for (; j < t->nwords; j++) {
-      size_t l = strlen(c->v[i + j].word);
-      if (strncmp(p, c->v[i + j].word, l) != 0 || (p[l] != ' ' && p[l] != '\0')) break;
-      p += l;
-      if (*p == ' ') p++;
+/* Whether the words from i on spell term t, each word as typed or, when
+ * fixes, as corrected. */
+static int spells(const collect *c, size_t i, const syn *t, int fixes) {
+  if (t->nwords > c->n - i) return 0;
+  const char *p = t->folded;
+  for (size_t j = 0; j < t->nwords; j++) {
+    const qword *w = &c->v[i + j];
+    int ok = 0;
+    for (int f = 0; f < 1 + fixes && !ok; f++) {
+      const char *form = f ? w->fix : w->word;
+      if (form == NULL) continue;
+      size_t l = strlen(form);
+      if (strncmp(p, form, l) == 0 && (p[l] == ' ' || p[l] == '\0')) {
+        ok = 1;
+        p += l;
+      }
     }
-    if (j == t->nwords) best = (long)ix->syn_sorted[k];
+    if (!ok) return 0;
+    if (*p == ' ') p++;
+  }
+  return *p == '\0';
+}
+
+/* The longest synonym term that the words from i on spell (as typed, or
+ * else with misspellings corrected: *fixed is set), or -1. */
+static long longest_synonym(cx_index *ix, const collect *c, size_t i, int *fixed) {
+  const syn *syns = ix->syns;
+  long best = -1;
+  *fixed = 0;
+  for (int fixes = 0; fixes < 2 && best < 0; fixes++) {
+    int any = 0;
+    for (size_t j = i; j < c->n; j++) any |= c->v[j].fix != NULL;
+    if (fixes && !any) break;
+    /* Terms whose first word is the first word, as typed or corrected. */
+    for (int f = 0; f < 1 + fixes; f++) {
+      const char *w = f ? c->v[i].fix : c->v[i].word;
+      if (w == NULL) continue;
+      size_t wl = strlen(w), lo = 0, hi = ix->nsyns;
+      while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strncmp(syns[ix->syn_sorted[mid]].folded, w, wl) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      for (size_t k = lo; k < ix->nsyns; k++) {
+        const syn *t = &syns[ix->syn_sorted[k]];
+        if (strncmp(t->folded, w, wl) != 0) break;
+        if (t->folded[wl] != ' ' && t->folded[wl] != '\0') continue;
+        if (best >= 0 && syns[best].nwords >= t->nwords) continue;
+        if (spells(c, i, t, fixes)) best = (long)ix->syn_sorted[k];
+      }
+    }
+    *fixed = fixes && best >= 0;
   }
   return best;
 }
@@ -701,7 +730,8 @@ static void add_synonyms(cx_index *ix, cx__query *q, const collect *c) {
   if (nsyn == 0) return;
   int ngroups = 0;
   for (size_t i = 0; i < c->n;) {
-    long si = longest_synonym(ix, c, i);
+    int fixed;
+    long si = longest_synonym(ix, c, i, &fixed);
     if (si < 0) {
       i++;
       continue;
@@ -724,8 +754,8 @@ static void add_synonyms(cx_index *ix, cx__query *q, const collect *c) {
     cx__qslot *s = clash ? NULL : add_slot(q, run.p);
     for (size_t sj = 0; s && sj < nsyn; sj++)
       if (syns[sj].grp == syns[si].grp && (long)sj != si && strcmp(syns[sj].stems, syns[si].stems) != 0)
-        slot_add_alt(s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM, W_SYNONYM,
-                     syns[sj].nwords > 1);
+        slot_add_alt(s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM,
+                     fixed ? W_SYNONYM * W_TYPO1 : W_SYNONYM, syns[sj].nwords > 1);
     cx__buf_destroy(&run);
     if (s == NULL) continue;
     if (s->nalts == 0) {
@@ -853,7 +883,7 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
       s->stop = w->stop;
       slot_add_alt(s, w->stem, w->word, w->word, CX__K_EXACT, w->stop ? W_STOP : 1.0, 0);
     }
-    if (!w->stop && !is_corpus_word(ix, w->word, w->stem)) add_typos(ix, s, w->word);
+    if (!w->stop && !is_corpus_word(ix, w->word, w->stem)) w->fix = add_typos(ix, s, w->word);
     if (is_last) add_prefixes(ix, s, w->word);
   }
   add_synonyms(ix, q, &c);

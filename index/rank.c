@@ -181,6 +181,21 @@ void cx__plan_init(cx_index *ix, const cx__query *q, cx__plan *plan) {
       p->df = cx__term_df(ix, alt->term, alt->phrase ? alt->text : NULL);
       p->idf = cx__idf(ix->ncards, p->df);
     }
+  /* A synonym stands in for the words it came from and never counts for
+   * more than they would: its idf is capped by the rarest of them (a phrase
+   * such as "information security management system" is rarer than "isms"
+   * only because it is long). */
+  for (size_t s = 0; s < plan->nslots; s++) {
+    if (!plan->syn[s] || plan->group[s] < 0) continue;
+    double cap = 0;
+    for (size_t b = 0; b < plan->nalts; b++) {
+      int m = plan->alts[b].slot;
+      if (plan->group[m] == plan->group[s] && !plan->syn[m] && plan->alts[b].idf > cap)
+        cap = plan->alts[b].idf;
+    }
+    for (size_t b = 0; b < plan->nalts; b++)
+      if ((size_t)plan->alts[b].slot == s && plan->alts[b].idf > cap) plan->alts[b].idf = cap;
+  }
 }
 
 void cx__plan_destroy(cx__plan *plan) {
