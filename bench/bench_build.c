@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CX_GEN_CARDS
@@ -32,6 +34,15 @@
 #endif
 
 static double now_s(void) { return (double)cx__now_us() / 1e6; }
+
+/* CPU seconds (user + system) of the last run() child, and of this process. */
+static double child_cpu;
+
+static double self_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int run(char *const argv[]) {
   pid_t pid = fork();
@@ -46,6 +57,14 @@ static int run(char *const argv[]) {
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return -1;
+  /* RUSAGE_CHILDREN adds up every child waited for: the difference is this one. */
+  static double children_before;
+  struct rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  double all = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  child_cpu = all - children_before;
+  children_before = all;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
@@ -92,9 +111,11 @@ static int exec_ok(sqlite3 *db, const char *sql) {
   return -1;
 }
 
+static double baseline_cpu;
+
 static double baseline(const char *path, const texts *t, int optimize) {
   unlink(path);
-  double t0 = now_s();
+  double t0 = now_s(), c0 = self_cpu();
   sqlite3 *db;
   if (sqlite3_open(path, &db) != SQLITE_OK) return -1;
   sqlite3_stmt *ins = NULL;
@@ -122,6 +143,7 @@ static double baseline(const char *path, const texts *t, int optimize) {
     fsync(fd);
     close(fd);
   }
+  baseline_cpu = self_cpu() - c0;
   return ok ? now_s() - t0 : -1;
 }
 
@@ -198,8 +220,8 @@ int main(int argc, char **argv) {
   char threads_s[16];
   snprintf(threads_s, sizeof threads_s, "%d", threads);
   printf("| cards | build (s) | baseline (s) | ratio | baseline+optimize (s) | rebuild, all "
-         "reused (s) | index (MiB) | baseline db (MiB) | load avg |\n"
-         "|---|---|---|---|---|---|---|---|---|\n");
+         "reused (s) | index (MiB) | baseline db (MiB) | load avg | build cpu (s) | baseline cpu (s) |"
+         " cpu ratio |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   fflush(stdout);
   for (int s = 0; s < nsizes; s++) {
     unsigned long n = sizes[s];
@@ -219,19 +241,23 @@ int main(int argc, char **argv) {
     texts t = {0};
     extract(dir, threads, &t);
     int r = runs > 0 ? runs : n <= 20000 ? 3 : 1;
-    double tb[32], tl[32], to[32], tr[32], load0 = loadavg();
+    double tb[32], tl[32], to[32], tr[32], cb[32], cl[32], load0 = loadavg();
     if (r > 32) r = 32;
     for (int i = 0; i < r; i++) {
       unlink(out);
       tb[i] = tool_build(dir, out, threads ? threads_s : NULL, 1);
+      cb[i] = child_cpu;
       tl[i] = baseline(base, &t, 0);
+      cl[i] = baseline_cpu;
       to[i] = baseline(base, &t, 1);
       tr[i] = tool_build(dir, out, threads ? threads_s : NULL, 0);
       if (tb[i] < 0 || tl[i] < 0 || to[i] < 0 || tr[i] < 0) return 1;
     }
     double mb = median(tb, r), ml = median(tl, r), mo = median(to, r), mr = median(tr, r);
-    printf("| %lu | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f-%.1f |\n", n, mb, ml,
-           mb / ml, mo, mr, file_mb(out), file_mb(base), load0, loadavg());
+    double mcb = median(cb, r), mcl = median(cl, r);
+    printf("| %lu | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f-%.1f | %.2f | %.2f | %.2f |\n",
+           n, mb, ml, mb / ml, mo, mr, file_mb(out), file_mb(base), load0, loadavg(), mcb, mcl,
+           mcb / mcl);
     fflush(stdout);
     for (size_t i = 0; i < t.n; i++) free(t.v[i]);
     free(t.v);
