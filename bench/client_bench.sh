@@ -19,7 +19,7 @@ word=${WORD:-isms}
 hyperfine -N --warmup 20 --runs ${RUNS:-300} --export-json "$tmp/h.json" \
   -n cardex "$build/client/cardex --socket $tmp/s.sock $word" \
   -n sqlite3 "sqlite3 $tmp/index.db \"SELECT c.id, c.query FROM fts JOIN cards c ON c.rowid = fts.rowid WHERE fts MATCH '$word' ORDER BY rank LIMIT 10\"" \
-  -n rg "rg -i $word seeds/" >/dev/null
+  -n rg "rg -i $word seeds/" >/dev/null 2>&1
 python3 - "$tmp/h.json" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
