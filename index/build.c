@@ -638,7 +638,16 @@ int cx_index_build(const char *const *paths, size_t npaths, const char *out_path
   if (rc == 0) rc = cx__store_meta(st, "skipped_errors", buf, err);
   if (rc != 0) goto done;
   stats.cards = (size_t)cx__store_cards(st);
+  /* The last steps take seconds on big corpora (a third of the time at
+   * 100k cards): say so rather than look stuck. */
+  int note = opts.progress && cx__now_us() - t0 > 500000;
+  if (note) {
+    fputs("\r\033[Kcardex-index: finishing: merging the full-text index, computing postings,"
+          " syncing", stderr);
+    fflush(stderr);
+  }
   rc = cx__store_commit(st, err);
+  if (note) fputs("\r\033[K", stderr);
   st = NULL;
   if (rc == 0 && diags.nerrors > 0)
     rc = cx_err_set(err, CX_EPARTIAL, NULL, "%zu error%s: the index was written without the "
