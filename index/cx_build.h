@@ -102,6 +102,7 @@ typedef struct cx__old_file {
   char hash[17];
   int64_t size;
   int64_t card;
+  int64_t mtime_ns;
   int seen; /* set by the consumer: the path is still in the corpus */
 } cx__old_file;
 
@@ -139,6 +140,14 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
 /* The attached old index's reusable files (path -> cx__old_file) when it is a
  * valid index with the given fingerprint; 0 and an empty map otherwise. */
 int cx__store_load_old(cx__store *st, const char *fingerprint, cx__strmap *old, cx_err *err);
+/* 1 when the attached old index was built from exactly these inputs as they
+ * are: no file in error, the same seeds and synonyms (path and groups).
+ * The caller compares the card files. */
+int cx__store_old_same_inputs(cx__store *st, const char *seeds_json, const char *syn_path,
+                              const cx__synonyms *syn);
+/* Re-reports what a build of the old index's inputs reports: each card's
+ * stored warnings, then dangling links. */
+int cx__store_old_warnings(cx__store *st, cx_diags *diags, cx_err *err);
 /* Adds a files row for an item whose card is not in the index (card NULL). */
 int cx__store_file(cx__store *st, const cx__item *it, cx_err *err);
 /* Inserts a parsed card with every row derived from it, as the next rowid.

@@ -268,7 +268,7 @@ int cx__store_load_old(cx__store *st, const char *fingerprint, cx__strmap *old, 
   }
   sqlite3_finalize(q);
   if (!ok) return 0;
-  if (sqlite3_prepare_v2(st->db, "SELECT path, hash, size, card FROM old.files"
+  if (sqlite3_prepare_v2(st->db, "SELECT path, hash, size, card, mtime_ns FROM old.files"
                          " WHERE card IS NOT NULL", -1, &q, NULL) != SQLITE_OK)
     return 0;
   int rc;
@@ -280,6 +280,7 @@ int cx__store_load_old(cx__store *st, const char *fingerprint, cx__strmap *old, 
     memcpy(of->hash, hash, 17);
     of->size = sqlite3_column_int64(q, 2);
     of->card = sqlite3_column_int64(q, 3);
+    of->mtime_ns = sqlite3_column_int64(q, 4);
     free(cx__strmap_put(old, path, of));
   }
   sqlite3_finalize(q);
@@ -290,6 +291,59 @@ int cx__store_load_old(cx__store *st, const char *fingerprint, cx__strmap *old, 
   }
   (void)err;
   return 0;
+}
+
+static int old_text_equals(cx__store *st, const char *sql, const char *want) {
+  sqlite3_stmt *q = NULL;
+  int same = 0;
+  if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+    const char *v = (const char *)sqlite3_column_text(q, 0);
+    same = v && strcmp(v, want) == 0;
+  }
+  sqlite3_finalize(q);
+  return same;
+}
+
+int cx__store_old_same_inputs(cx__store *st, const char *seeds_json, const char *syn_path,
+                              const cx__synonyms *syn) {
+  if (!st->attached) return 0;
+  if (!old_text_equals(st, "SELECT value FROM old.meta WHERE key = 'seeds'", seeds_json) ||
+      !old_text_equals(st, "SELECT value FROM old.meta WHERE key = 'synonyms'",
+                       syn_path ? syn_path : "") ||
+      !old_text_equals(st, "SELECT count(*) FROM old.files WHERE card IS NULL", "0"))
+    return 0;
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(st->db, "SELECT grp, term FROM old.synonyms ORDER BY rowid", -1, &q,
+                         NULL) != SQLITE_OK)
+    return 0;
+  int same = 1;
+  for (size_t g = 0; g < syn->n && same; g++)
+    for (size_t i = 0; i < syn->groups[g].n && same; i++) {
+      const char *t;
+      same = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) == (int64_t)g + 1 &&
+             (t = (const char *)sqlite3_column_text(q, 1)) && strcmp(t, syn->groups[g].v[i]) == 0;
+    }
+  if (same) same = sqlite3_step(q) == SQLITE_DONE;
+  sqlite3_finalize(q);
+  return same;
+}
+
+static int dangling(cx__store *st, const char *schema, cx_diags *diags, cx_err *err);
+
+int cx__store_old_warnings(cx__store *st, cx_diags *diags, cx_err *err) {
+  sqlite3_stmt *q = NULL;
+  if (sqlite3_prepare_v2(st->db, "SELECT c.path, w.line, w.col, w.message FROM"
+                         " old.card_warnings w JOIN old.cards c ON c.rowid = w.card"
+                         " ORDER BY w.card, w.ord", -1, &q, NULL) != SQLITE_OK)
+    return db_error(st, err, "reading the old index");
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+    cx_diags_add(diags, CX_DIAG_WARNING, (const char *)sqlite3_column_text(q, 0),
+                 sqlite3_column_int(q, 1), sqlite3_column_int(q, 2), "%s",
+                 (const char *)sqlite3_column_text(q, 3));
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
+  return dangling(st, "old", diags, err);
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v) {
@@ -534,12 +588,18 @@ int cx__store_synonyms(cx__store *st, const cx__synonyms *syn, cx_err *err) {
 }
 
 int cx__store_dangling(cx__store *st, cx_diags *diags, cx_err *err) {
+  return dangling(st, "main", diags, err);
+}
+
+static int dangling(cx__store *st, const char *schema, cx_diags *diags, cx_err *err) {
   sqlite3_stmt *q = NULL;
-  if (sqlite3_prepare_v2(st->db,
-                         "SELECT c.path, l.target FROM links l JOIN cards c ON c.rowid = l.card"
-                         " WHERE NOT EXISTS (SELECT 1 FROM cards t WHERE t.id = l.target)"
-                         " ORDER BY l.card, l.ord", -1, &q, NULL) != SQLITE_OK)
-    return db_error(st, err, "checking links");
+  char *sql = sqlite3_mprintf("SELECT c.path, l.target FROM %s.links l JOIN %s.cards c"
+                              " ON c.rowid = l.card WHERE NOT EXISTS (SELECT 1 FROM %s.cards t"
+                              " WHERE t.id = l.target) ORDER BY l.card, l.ord",
+                              schema, schema, schema);
+  int prc = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
+  sqlite3_free(sql);
+  if (prc != SQLITE_OK) return db_error(st, err, "checking links");
   int rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     const char *path = (const char *)sqlite3_column_text(q, 0);
