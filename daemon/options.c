@@ -278,6 +278,17 @@ int cxd_options_parse(cxd_options *o, int argc, char **argv) {
     }
     if (!o->index_path && !(o->index_path = default_index_path())) return -1;
   }
+  /* Absolute, so that logs and `stats` say which file is served. */
+  if (o->index_path[0] != '/') {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) != NULL) {
+      cx__buf b;
+      cx__buf_init(&b);
+      cx__buf_printf(&b, "%s/%s", cwd, o->index_path);
+      free(o->index_path);
+      o->index_path = cx__buf_detach(&b);
+    }
+  }
   o->socket_path = cxd_socket_path_resolve(socket_flag, &o->socket_from_default);
   if (!o->socket_path) return -1;
   return 0;

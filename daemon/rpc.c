@@ -63,9 +63,17 @@ static void req_free(cxd_req *r) {
 }
 
 static void account(cxd_server *srv, const cxd_req *r, int failed) {
+  uint64_t us = (uv_hrtime() - r->start_ns) / 1000;
   srv->requests++;
   if (failed) srv->errors++;
-  cxd_hist_add(&srv->latency, (uv_hrtime() - r->start_ns) / 1000);
+  cxd_hist_add(&srv->latency, us);
+  if (cxd_log_on(CXD_LOG_DEBUG)) {
+    char *id = r->id ? json_dumps(r->id, JSON_ENCODE_ANY) : NULL;
+    cxd_log(CXD_LOG_DEBUG, "connection %llu: %s id %.64s %s in %llu us",
+            (unsigned long long)r->conn->id, r->method->name, id ? id : "(notification)",
+            failed ? "failed" : "ok", (unsigned long long)us);
+    free(id);
+  }
 }
 
 /* Ends a request on the loop: sends line (if any), counts it, frees it. */
