@@ -199,9 +199,19 @@ static void unwatch_all(cxd_reload *rl) {
 }
 
 /* Linux has no recursive inotify: one watcher per directory, re-synced after
- * each build so that new directories are picked up. */
+ * each build so that new directories are picked up. Where libuv watches a
+ * tree (FSEvents, ReadDirectoryChangesW), the root (dirs[0]) is enough. */
+#if defined(__APPLE__) || defined(_WIN32)
+#define WATCH_FLAGS UV_FS_EVENT_RECURSIVE
+#define WATCH_ROOT_ONLY 1
+#else
+#define WATCH_FLAGS 0
+#define WATCH_ROOT_ONLY 0
+#endif
+
 static void watch_dirs(cxd_server *srv, char **dirs, size_t n) {
   cxd_reload *rl = &srv->reload;
+  if (WATCH_ROOT_ONLY && n > 1) n = 1;
   int same = n == rl->nwatchers;
   for (size_t i = 0; same && i < n; i++) {
     char path[4096];
@@ -215,7 +225,7 @@ static void watch_dirs(cxd_server *srv, char **dirs, size_t n) {
     uv_fs_event_t *h = cx_xmalloc(sizeof *h);
     uv_fs_event_init(srv->loop, h);
     h->data = srv;
-    int rc = uv_fs_event_start(h, on_fs_event, dirs[i], 0);
+    int rc = uv_fs_event_start(h, on_fs_event, dirs[i], WATCH_FLAGS);
     if (rc != 0) {
       cxd_log(CXD_LOG_WARN, "cannot watch %s: %s%s", dirs[i], uv_strerror(rc),
               rc == UV_ENOSPC ? " (raise fs.inotify.max_user_watches)" : "");

@@ -107,6 +107,23 @@ def run():
     d.wait_ready()
     d.stop()
 
+    # --seeds without --index keeps the index in $XDG_CACHE_HOME/cardex/index.db
+    seeds = L.copy_seeds()
+    cache = os.path.join(L.TMP, "cache")
+    d = L.Daemon(["--seeds", seeds], env={"XDG_CACHE_HOME": cache})
+    c = L.Client(d.sock)
+    st = c.result("stats")
+    c.close()
+    want = os.path.join(cache, "cardex", "index.db")
+    check(st["index"]["path"] == want and os.path.exists(want), "default index: %r" % st["index"])
+    check(st["index"]["cards"] >= 1, "no cards built")
+    d.stop()
+    # ... and a card that does not parse stops the first load with its diagnostic
+    with open(os.path.join(seeds, "Q999.md"), "w") as f:
+        f.write("query: no id here\n---\nbody\n")
+    refused(["--seeds", seeds, "--index", os.path.join(L.TMP, "bad.db"), "--socket",
+             os.path.join(L.TMP, "bad.sock")], "Q999.md")
+
     # systemd socket activation: the listening socket arrives as fd 3
     apath = os.path.join(L.TMP, "activated.sock")
     ls = socket.socket(socket.AF_UNIX)
