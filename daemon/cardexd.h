@@ -82,6 +82,12 @@ int cxd_error_from_cx(cxd_error *e, int rc, const cx_err *err, const char *card_
                       int64_t query_timeout_us);
 void cxd_error_clear(cxd_error *e);
 
+/* ---- reply encoding (json_out.c) ----------------------------------------- */
+
+/* Appends j as compact JSON, byte for byte what json_dumps(j, JSON_COMPACT |
+ * JSON_ENCODE_ANY | JSON_REAL_PRECISION(10)) gives (non-finite reals: null). */
+void cxd_json_write(cx__buf *out, const json_t *j);
+
 /* ---- the index generations (reload.c) ----------------------------------- */
 
 /* One loaded index. Immutable once published except refs, which only the loop

@@ -4,14 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int dump_cb(const char *buf, size_t size, void *data) {
-  cx__buf_add(data, buf, size);
-  return 0;
-}
-
-static void put_json(cx__buf *out, const json_t *j) {
-  json_dump_callback(j, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
-}
+static void put_json(cx__buf *out, const json_t *j) { cxd_json_write(out, j); }
 
 /* Messages may quote what a client sent (jansson's "near '…'"), which need not
  * be UTF-8; the reply must be, so such bytes become '?'. */
@@ -238,6 +231,11 @@ bad:
 
 void cxd_rpc_run_on_worker(cxd_req *r, int open_rc, const cx_err *open_err) {
   cxd_error err = {0};
+  /* Replies are a few KB: start there instead of doubling up from 64 bytes. */
+  r->line.p = cx_xmalloc(16384);
+  r->line.cap = 16384;
+  r->line.n = 0;
+  r->line.p[0] = '\0';
   json_t *result = NULL;
   int rc;
   if (r->ix == NULL) {
