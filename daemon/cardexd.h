@@ -126,6 +126,8 @@ typedef struct cxd_method {
 #define CXD_PENDING 1
 
 const cxd_method *cxd_method_find(const char *name);
+/* Frees what methods keep between requests (at exit). */
+void cxd_method_ping_cleanup(void);
 extern const cxd_method cxd_method_search, cxd_method_answer, cxd_method_get,
     cxd_method_suggest, cxd_method_related, cxd_method_stats, cxd_method_ping,
     cxd_method_reload;

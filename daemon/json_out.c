@@ -137,9 +137,14 @@ void cxd_json_write(cx__buf *b, const json_t *j) {
   case JSON_STRING:
     put_string(b, json_string_value(j), json_string_length(j));
     break;
-  case JSON_INTEGER: {
-    int n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-    put(b, num, (size_t)n);
+  case JSON_INTEGER: { /* ids and counts: every reply has some, printf is slow for them */
+    json_int_t v = json_integer_value(j);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    char *end = num + sizeof num, *p = end;
+    do *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0) *--p = '-';
+    put(b, p, (size_t)(end - p));
     break;
   }
   case JSON_REAL: {

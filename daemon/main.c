@@ -179,6 +179,7 @@ int main(int argc, char **argv) {
   cxd_index_ref_release(srv.ix);
   srv.ix = NULL;
   cxd_pool_shutdown();
+  cxd_method_ping_cleanup();
   if (uv_loop_close(&loop) != 0) {
     uv_walk(&loop, report_leftover, NULL);
   }
