@@ -566,9 +566,10 @@ static char *json_paths(const char *const *paths, size_t npaths) {
   return s;
 }
 
-int cx_index_build(const char *const *paths, size_t npaths, const char *out_path,
-                   const cx_build_opts *opts_in, cx_build_stats *stats_out, cx_diags *diags_out,
-                   cx_err *err) {
+/* One build; *used_old is set when the existing index was opened for reuse. */
+static int build_once(const char *const *paths, size_t npaths, const char *out_path,
+                      const cx_build_opts *opts_in, cx_build_stats *stats_out,
+                      cx_diags *diags_out, cx_err *err, int *used_old) {
   int64_t t0 = cx__now_us();
   cx_build_opts opts;
   memset(&opts, 0, sizeof opts);
@@ -584,6 +585,7 @@ int cx_index_build(const char *const *paths, size_t npaths, const char *out_path
   int rc = probe_out(out_path, err);
   if (rc < 0) return rc;
   int have_old = rc == 1 && !opts.full;
+  *used_old = have_old;
 
   cx_diags diags;
   cx_diags_init(&diags);
@@ -702,5 +704,32 @@ done:
   cx__files_destroy(&files);
   free(syn_path);
   free(seeds);
+  return rc;
+}
+
+int cx_index_build(const char *const *paths, size_t npaths, const char *out_path,
+                   const cx_build_opts *opts, cx_build_stats *stats, cx_diags *diags,
+                   cx_err *err) {
+  cx_diags d;
+  cx_diags_init(&d);
+  int used_old = 0;
+  int rc = build_once(paths, npaths, out_path, opts, stats, &d, err, &used_old);
+  if (rc < 0 && rc != CX_EPARSE && rc != CX_EPARTIAL && used_old) {
+    /* The existing index looked valid but could not be read back (a damaged
+     * file): it is not needed, only a shortcut. Build without it. */
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err ? err->msg : cx_strerror(rc));
+    cx_build_opts full;
+    memset(&full, 0, sizeof full);
+    if (opts) full = *opts;
+    full.full = 1;
+    cx_diags_destroy(&d);
+    cx_diags_add(&d, CX_DIAG_WARNING, out_path, 0, 0,
+                 "the existing index could not be reused (%s); built in full instead", why);
+    rc = build_once(paths, npaths, out_path, &full, stats, &d, err, &used_old);
+    if (stats) stats->warnings++;
+  }
+  if (diags) cx_diags_append(diags, &d);
+  cx_diags_destroy(&d);
   return rc;
 }

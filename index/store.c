@@ -359,7 +359,8 @@ static int run(cx__store *st, int which, cx_err *err) {
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
     /* sqlite3_reset keeps the error message of the failed step. */
     return cx_err_set(err, rc == SQLITE_FULL ? CX_EIO : CX_ESQLITE, NULL,
-                      "%s: %s (statement %d)%s", st->tmp_path, sqlite3_errmsg(st->db), which,
+                      "%s: %s (in \"%.48s…\")%s", st->tmp_path, sqlite3_errmsg(st->db),
+                      stmt_sql[which],
                       rc == SQLITE_FULL ? "; free some disk space and build again" : "");
   }
   return 0;

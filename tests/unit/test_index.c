@@ -657,6 +657,46 @@ static void test_walk_and_temps(void) {
   free(corpus), free(out), free(sub), free(loop), free(readme), free(hidden), free(txt), free(pa);
 }
 
+/* A damaged old index is not needed: the build falls back to a full one. */
+static void test_corrupt_old(void) {
+  char *corpus = path_of("corrupt"), *out = path_of("corrupt.db"), *full = path_of("corrupt-full.db");
+  size_t n = copy_cards(CX_SOURCE_DIR "/seeds", corpus);
+  cx_build_stats st;
+  cx_diags d;
+  cx_diags_init(&d);
+  CHECK_INT(build(corpus, out, 0, 0, &st, &d), 0);
+  /* Garbage over the second half of the file, the first pages (meta, files) intact. */
+  struct stat sb;
+  stat(out, &sb);
+  int fd = open(out, O_WRONLY);
+  char junk[4096];
+  memset(junk, 0xA5, sizeof junk);
+  for (off_t off = sb.st_size / 2; off + (off_t)sizeof junk <= sb.st_size; off += 3 * 4096)
+    CHECK(pwrite(fd, junk, sizeof junk, off) == (ssize_t)sizeof junk);
+  close(fd);
+  char *card = path_of("corrupt/Q077.md");
+  FILE *f = fopen(card, "a");
+  fputs("\n", f);
+  fclose(f);
+  cx_diags_destroy(&d);
+  CHECK_INT(build(corpus, out, 0, 0, &st, &d), 0);
+  CHECK_INT(st.cards, n);
+  if (st.reused == 0) CHECK(has_diag(&d, "corrupt.db", -1, -1, "could not be reused"));
+  sqlite3 *db = open_ro(out);
+  char *r = rows(db, "PRAGMA integrity_check");
+  CHECK(strcmp(r, "ok\n") == 0);
+  free(r);
+  sqlite3_close(db);
+  cx_diags_destroy(&d);
+  CHECK_INT(build(corpus, full, 1, 0, &st, &d), 0);
+  char *a = dump_all(out), *b = dump_all(full);
+  CHECK(strcmp(a, b) == 0);
+  free(a), free(b);
+  CHECK_INT(count_temps(tmpdir), 0);
+  cx_diags_destroy(&d);
+  free(corpus), free(out), free(full), free(card);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/cx-test-index-XXXXXX");
   if (mkdtemp(tmpdir) == NULL) {
@@ -669,6 +709,7 @@ int main(void) {
   test_duplicates_and_check();
   test_synonyms();
   test_walk_and_temps();
+  test_corrupt_old();
   if (failures == 0) remove_tree(tmpdir);
   else fprintf(stderr, "test_index: %d failures (files kept in %s)\n", failures, tmpdir);
   return failures ? 1 : 0;
