@@ -33,7 +33,7 @@ void cx__files_destroy(cx__files *files);
 int cx__read_file(const char *path, size_t max_bytes, char **data, size_t *len,
                   cx_diags *diags);
 
-/* Where needle first occurs in data, as 1-based line and column (bytes);
+/* Where needle first occurs in data, as 1-based line and column (characters);
  * when key is non-NULL, only an occurrence of needle that is the value of a
  * top-level header line "key: needle" counts. 0, 0 when not found. */
 void cx__locate(const char *data, size_t len, const char *key, const char *needle,

@@ -197,6 +197,15 @@ int cx__read_file(const char *path, size_t max_bytes, char **data, size_t *len,
   return 0;
 }
 
+/* Columns count characters, as the parser's (and libyaml's) do: the UTF-8
+ * bytes before i that do not continue a sequence. */
+static int char_col(const char *s, size_t i) {
+  int col = 1;
+  for (size_t k = 0; k < i; k++)
+    if (((unsigned char)s[k] & 0xC0) != 0x80) col++;
+  return col;
+}
+
 void cx__locate(const char *data, size_t len, const char *key, const char *needle,
                 int *line, int *col) {
   *line = *col = 0;
@@ -217,7 +226,7 @@ void cx__locate(const char *data, size_t len, const char *key, const char *needl
         if (i < n && (s[i] == '"' || s[i] == '\'')) i++;
         if (n - i >= nlen && memcmp(s + i, needle, nlen) == 0) {
           *line = ln;
-          *col = (int)v + 1;
+          *col = char_col(s, v);
           return;
         }
       }
@@ -225,7 +234,7 @@ void cx__locate(const char *data, size_t len, const char *key, const char *needl
       for (size_t i = 0; i + nlen <= n; i++)
         if (memcmp(s + i, needle, nlen) == 0) {
           *line = ln;
-          *col = (int)i + 1;
+          *col = char_col(s, i);
           return;
         }
     }
