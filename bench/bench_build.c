@@ -276,8 +276,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < t.n; i++) free(t.v[i]);
     free(t.v);
   }
-  printf("\n%d run(s) per size (median), %ld cores, sqlite %s, threads %s\n",
-         runs > 0 ? runs : -1, sysconf(_SC_NPROCESSORS_ONLN), sqlite3_libversion(),
-         threads ? threads_s : "all cores");
+  char runs_s[64];
+  if (runs > 0) snprintf(runs_s, sizeof runs_s, "%d run(s) per size", runs);
+  else snprintf(runs_s, sizeof runs_s, "3 runs up to 20000 cards, 1 above");
+  printf("\n%s (median), %ld cores, sqlite %s, threads %s\n", runs_s,
+         sysconf(_SC_NPROCESSORS_ONLN), sqlite3_libversion(), threads ? threads_s : "all cores");
   return 0;
 }
