@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 static const char usage[] =
     "usage: cardexd (--index FILE | --seeds DIR [--watch] [--index FILE]) [options]\n"
     "\n"
@@ -50,7 +53,7 @@ static const char usage[] =
     "                          keeps the cache the engine asks for\n"
     "  --threads N             worker threads (default: number of cores, or\n"
     "                          $UV_THREADPOOL_SIZE)\n"
-    "  (a search returns at most " "100" " hits per request: CX_MAX_LIMIT)\n"
+    "  (a search returns at most " STRINGIFY(CX_MAX_LIMIT) " hits per request: CX_MAX_LIMIT)\n"
     "other:\n"
     "  --log-level LEVEL       error, warn, info (default) or debug\n"
     "  -h, --help              this text\n"
