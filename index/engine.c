@@ -179,7 +179,14 @@ static int load_stats(cx_index *ix, cx_err *err) {
   }
   sqlite3_finalize(st);
   ix->has_postings = table_exists(ix->db, "cx_postings") && table_exists(ix->db, "cx_words");
-  ix->has_hits = ix->has_postings && table_exists(ix->db, "cx_hits");
+  ix->has_hits = 0;
+  sqlite3_stmt *probe;
+  /* cx_hits as this version writes it (older ones lack `plain`). */
+  if (ix->has_postings &&
+      sqlite3_prepare_v2(ix->db, "SELECT hit, plain FROM cx_hits LIMIT 0", -1, &probe, NULL) == SQLITE_OK) {
+    ix->has_hits = 1;
+    sqlite3_finalize(probe);
+  }
   return 0;
 }
 
@@ -213,7 +220,9 @@ int cx_index_open(const char *path, cx_index **out, cx_err *err) {
                     ix->db ? sqlite3_errmsg(ix->db) : "out of memory", path);
     goto fail;
   }
-  sqlite3_exec(ix->db, "PRAGMA cache_size=-32768;", NULL, NULL, NULL);
+  /* Pages straight from the OS page cache (no read() per page), up to
+   * SQLite's compile-time bound; safe because the file is never modified. */
+  sqlite3_exec(ix->db, "PRAGMA cache_size=-32768; PRAGMA mmap_size=17179869184;", NULL, NULL, NULL);
   if ((rc = check_schema(ix, err)) != 0) goto fail;
   if ((rc = cx__engine_tokenizers(ix, err)) != 0) goto fail;
   if ((rc = load_stats(ix, err)) != 0) goto fail;
@@ -245,6 +254,7 @@ void cx_index_close(cx_index *ix) {
   }
   free(ix->words);
   free(ix->by_len);
+  cx__typo_cache_clear(ix);
   cx__free_synonyms(ix->syns, ix->nsyns);
   free(ix->syn_sorted);
   for (size_t i = 0; i < ix->nfilters; i++) {

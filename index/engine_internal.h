@@ -41,6 +41,17 @@ typedef struct cx__vword {
   uint32_t letters;
 } cx__vword;
 
+#define CX__MAX_TYPO_CANDIDATES 4
+
+/* The typo candidates of one word, remembered (query_parse.c). */
+typedef struct cx__typo_entry {
+  char *word;
+  int n;
+  uint32_t cand[CX__MAX_TYPO_CANDIDATES]; /* indexes into cx_index.words */
+  unsigned char dist[CX__MAX_TYPO_CANDIDATES];
+} cx__typo_entry;
+#define CX__TYPO_CACHE 2048
+
 /* A synonym term as folded words and as stems, joined by one space. */
 typedef struct cx__syn {
   int64_t grp;
@@ -90,6 +101,8 @@ struct cx_index {
   size_t nwords;
   int words_loaded;
   uint32_t *by_len;   /* indexes of words by length (typo candidates) */
+  cx__typo_entry *typos; /* CX__TYPO_CACHE slots, or NULL */
+  size_t ntypos;
   size_t len_start[CX__MAX_WORD_LEN + 2]; /* by_len[len_start[l]..len_start[l+1]) have length l */
   cx__syn *syns;
   size_t *syn_sorted; /* indexes of syns by folded text */
@@ -209,7 +222,6 @@ typedef struct cx__query {
 #define CX__MAX_QUERY_BYTES 4096
 #define CX__MAX_SLOTS 24
 #define CX__MAX_PREFIX_EXPANSIONS 8
-#define CX__MAX_TYPO_CANDIDATES 4
 
 int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last,
                     cx__query *q, cx_err *err);
@@ -220,6 +232,7 @@ int cx__is_stop_word(const char *w, size_t n);
  * compact tokens, most specific first: "c iso27001c4 c4". */
 void cx__query_idents(const char *text, cx__buf *out);
 int cx__damerau_within(const char *a, size_t na, const char *b, size_t nb, int k);
+void cx__typo_cache_clear(cx_index *ix);
 
 /* ---- ranking (rank.c) ---- */
 

@@ -320,7 +320,7 @@ static unsigned char *matches(const hsec *s, const cx__snip_terms *terms, unsign
 }
 
 /* The window with the most query terms, from the plain-English answer when
- * it has any, else from the section that has the most; the plain-English
+ * it has any, else from the first section that has one; the plain-English
  * answer's start when nothing matches. */
 static char *snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, const char *open,
                      const char *close, cx_err *err) {
@@ -332,7 +332,10 @@ static char *snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, c
   size_t best_from = 0;
   int best_q = -1, cur = 0;
   for (size_t i = 0; i < e->nsecs || !e->all_loaded; i++) {
-    if (i > 0 && best_q >= 64) break; /* a term matched in the plain-English answer */
+    /* Done at the first section with a term in it, the plain-English answer
+     * being first: tokenising every section of a card costs more than the
+     * rest of its hit. */
+    if (best_q >= 64) break;
     /* The other sections are read the first time a snippet needs them. */
     if (i >= e->nsecs && (load_sections(ix, e, err) != 0 || i >= e->nsecs)) break;
     hsec *s = &e->secs[i];

@@ -467,6 +467,14 @@ void cx__free_synonyms(cx__syn *v, size_t n) {
   free(v);
 }
 
+void cx__typo_cache_clear(cx_index *ix) {
+  if (ix->typos == NULL) return;
+  for (size_t i = 0; i < CX__TYPO_CACHE; i++) free(ix->typos[i].word);
+  free(ix->typos);
+  ix->typos = NULL;
+  ix->ntypos = 0;
+}
+
 /* Typo candidates for a word the corpus does not have: words of the corpus
  * within Damerau-Levenshtein 1 (from 4 letters) or 2 (from 9), closest and
  * most frequent first. Returns the best one at distance 1 (borrowed from
@@ -478,6 +486,20 @@ static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
     if (*p < 'a' || *p > 'z') return NULL;
   int k = len >= 9 ? 2 : 1;
   if (cx__load_words(ix) != 0) return NULL;
+  /* A large vocabulary makes the scan cost a millisecond, and the words that
+   * need it (misspellings, words the corpus lacks) recur: remember them. */
+  if (ix->typos == NULL) ix->typos = cx_xcalloc(CX__TYPO_CACHE, sizeof *ix->typos);
+  size_t h = cx__term_hash(word, len) & (CX__TYPO_CACHE - 1);
+  for (size_t probe = 0; probe < 8; probe++, h = (h + 1) & (CX__TYPO_CACHE - 1)) {
+    cx__typo_entry *e = &ix->typos[h];
+    if (e->word == NULL) break;
+    if (strcmp(e->word, word) != 0) continue;
+    for (int i = 0; i < e->n; i++) {
+      const cx__vword *w = &ix->words[e->cand[i]];
+      slot_add_alt(s, w->stem, w->word, word, CX__K_TYPO, e->dist[i] == 1 ? W_TYPO1 : W_TYPO2, 0);
+    }
+    return e->n && e->dist[0] == 1 ? ix->words[e->cand[0]].word : NULL;
+  }
   uint32_t letters = 0;
   for (const char *p = word; *p; p++) letters |= 1u << (*p - 'a');
   struct cand {
@@ -506,6 +528,26 @@ static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
     }
   for (size_t i = 0; i < nbest; i++)
     slot_add_alt(s, best[i].w->stem, best[i].w->word, word, CX__K_TYPO, best[i].d == 1 ? W_TYPO1 : W_TYPO2, 0);
+  /* Into the first free slot of the probe sequence; a full table is cleared. */
+  h = cx__term_hash(word, len) & (CX__TYPO_CACHE - 1);
+  size_t probe = 0;
+  while (probe < 8 && ix->typos[h].word) {
+    probe++;
+    h = (h + 1) & (CX__TYPO_CACHE - 1);
+  }
+  if (probe == 8 || ix->ntypos >= CX__TYPO_CACHE / 2) {
+    cx__typo_cache_clear(ix);
+    ix->typos = cx_xcalloc(CX__TYPO_CACHE, sizeof *ix->typos);
+    h = cx__term_hash(word, len) & (CX__TYPO_CACHE - 1);
+  }
+  cx__typo_entry *e = &ix->typos[h];
+  e->word = cx_xstrdup(word);
+  e->n = (int)nbest;
+  for (size_t i = 0; i < nbest; i++) {
+    e->cand[i] = (uint32_t)(best[i].w - ix->words);
+    e->dist[i] = (unsigned char)best[i].d;
+  }
+  ix->ntypos++;
   return nbest && best[0].d == 1 ? best[0].w->word : NULL;
 }
 

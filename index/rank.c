@@ -27,9 +27,6 @@ int cx__impact(const int tf[4], const int len[4], const double avglen[4]) {
   return q < 1 ? 1 : q > 255 ? 255 : q;
 }
 
-double cx__contribution(double weight, double idf, int q) {
-  return weight * idf * (CX__COVERAGE + (double)q / 255.0);
-}
 
 /* ---- the auxiliary function ----
  * cx_rank(fts, plan) for a MATCH of every alternative of the plan as one
