@@ -37,7 +37,7 @@ static const char usage_main[] =
     "exit status:\n"
     "  0  success\n"
     "  1  cards have errors (build: nothing was written, the old index is unchanged)\n"
-    "  2  usage error\n"
+    "  2  usage error, or -o names a file that is not a cardex index\n"
     "  3  build --keep-going: the index was written without the cards in error\n"
     "  4  the index could not be written or read (disk, permissions, database)\n"
     "\n"
@@ -60,8 +60,9 @@ static const char usage_build[] =
     "      --synonyms FILE      synonym groups (default: <first directory>/synonyms.yaml)\n"
     "  -q, --quiet              no progress line and no summary line\n"
     "\n"
-    "exit status: 0 written, 1 errors (nothing written), 2 usage, 3 written without\n"
-    "the cards in error (--keep-going), 4 I/O or database failure.\n";
+    "exit status: 0 written (or already up to date), 1 errors (nothing written),\n"
+    "2 usage (or INDEX is not a cardex index), 3 written without the cards in error\n"
+    "(--keep-going), 4 I/O or database failure.\n";
 
 static const char usage_check[] =
     "usage: cardex-index check [options] SEEDS...\n"
