@@ -296,8 +296,9 @@ static void on_build_done(uv_async_t *a) {
       free(rl->last_error);
       rl->last_error = NULL;
     }
-    cxd_log(CXD_LOG_INFO, "serving %s: %zu cards (generation %llu, loaded in %.0f ms)",
-            ref->path, job->cards, (unsigned long long)ref->gen, job->ms);
+    cxd_log(CXD_LOG_INFO, "%s %s: %zu cards (generation %llu, loaded in %.0f ms)",
+            srv->draining ? "loaded, but shutting down:" : "serving", ref->path, job->cards,
+            (unsigned long long)ref->gen, job->ms);
     json_t *result = json_pack("{s:b,s:I,s:I,s:I}", "reloaded", 1, "cards",
                                (json_int_t)job->cards, "took_ms", (json_int_t)(job->ms + 0.5),
                                "generation", (json_int_t)ref->gen);

@@ -99,6 +99,27 @@ def run():
                 "Put the flibbertigibbet in a box.\n")
     wait_for(lambda: c.result("stats")["index"]["cards"] == cards + 1, "the new card")
 
+    # a new subdirectory is watched too (after the rebuild its creation triggered)
+    sub = os.path.join(seeds, "extra")
+    os.mkdir(sub)
+    time.sleep(1.0)
+    with open(os.path.join(sub, "Q902.md"), "w") as f:
+        f.write("id: Q902\nquery: Where do snollygosters nest?\npacks: [\"SOC2\"]\n---\n"
+                "### 902) Where do snollygosters nest?\n\n**Plain-English answer**  \nIn trees.\n")
+    wait_for(lambda: c.result("search", {"query": "snollygosters"})["hits"], "a card in a new directory")
+    cards = c.result("stats")["index"]["cards"] - 1  # the rest of the test counts from here
+
+    # a burst of SIGHUPs coalesces: one build running, at most one more queued
+    count = c.result("stats")["reload"]["count"]
+    for _ in range(20):
+        d.send_signal(signal.SIGHUP)
+    time.sleep(0.2)
+    wait_for(lambda: not c.result("stats")["reload"]["running"], "the SIGHUP burst to settle")
+    time.sleep(0.5)
+    wait_for(lambda: not c.result("stats")["reload"]["running"], "the SIGHUP burst to settle")
+    done = c.result("stats")["reload"]["count"] - count
+    check(1 <= done <= 4, "20 SIGHUPs ran %d builds" % done)
+
     # a bad card: the rebuild fails, the old index keeps serving, stats and reload say why
     before = c.result("stats")
     with open(os.path.join(seeds, "Q901.md"), "w") as f:

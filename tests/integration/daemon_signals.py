@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 import daemon_lib as L
@@ -76,4 +77,28 @@ def run():
         print("%s under load: %d replies, all complete" % (signal.Signals(sig).name, total))
 
 
-L.main(run)
+def sigterm_during_first_build():
+    """SIGTERM while --seeds is still building: the build finishes (it cannot be
+    interrupted), nothing is served, the daemon exits 0 and leaves no socket."""
+    if not L.ARGS.gen_cards:
+        print("skipping SIGTERM during the first build: no --gen-cards")
+        return
+    cards = os.path.join(L.TMP, "gen")
+    subprocess.run([L.ARGS.gen_cards, "3000", cards, "7"], check=True,
+                   stdout=subprocess.DEVNULL)
+    d = L.Daemon(["--seeds", cards, "--index", os.path.join(L.TMP, "gen.db")], wait=False)
+    deadline = time.time() + 30
+    while "building" not in d.log_text() and time.time() < deadline:
+        time.sleep(0.02)
+    d.stop(signal.SIGTERM, timeout=120)
+    check(not os.path.exists(d.sock), "socket left behind")
+    log = d.log_text()
+    check("shutting down (SIGTERM)" in log, "shutdown not logged:\n" + log)
+
+
+def all_tests():
+    run()
+    sigterm_during_first_build()
+
+
+L.main(all_tests)
