@@ -99,14 +99,25 @@ def run():
                 "Put the flibbertigibbet in a box.\n")
     wait_for(lambda: c.result("stats")["index"]["cards"] == cards + 1, "the new card")
 
-    # a new subdirectory is watched too (after the rebuild its creation triggered)
+    # a directory moved in (as a checkout does) is indexed, then watched: a card
+    # added inside it later is picked up too. (Not an empty directory: index/walk.c
+    # passes NULL to qsort for one, which UBSan stops; reported to the builder.)
+    staging = os.path.join(L.TMP, "extra")
+    os.mkdir(staging)
+    def card(n, word):
+        return ("id: Q%d\nquery: Where do %s nest?\npacks: [\"SOC2\"]\n---\n"
+                "### %d) Where do %s nest?\n\n**Plain-English answer**  \nIn trees.\n"
+                % (n, word, n, word))
+    with open(os.path.join(staging, "Q902.md"), "w") as f:
+        f.write(card(902, "snollygosters"))
     sub = os.path.join(seeds, "extra")
-    os.mkdir(sub)
-    time.sleep(1.0)
-    with open(os.path.join(sub, "Q902.md"), "w") as f:
-        f.write("id: Q902\nquery: Where do snollygosters nest?\npacks: [\"SOC2\"]\n---\n"
-                "### 902) Where do snollygosters nest?\n\n**Plain-English answer**  \nIn trees.\n")
-    wait_for(lambda: c.result("search", {"query": "snollygosters"})["hits"], "a card in a new directory")
+    os.rename(staging, sub)
+    wait_for(lambda: c.result("search", {"query": "snollygosters"})["hits"], "a moved-in directory")
+    time.sleep(0.5)
+    with open(os.path.join(sub, "Q903.md"), "w") as f:
+        f.write(card(903, "bandersnatches"))
+    wait_for(lambda: c.result("search", {"query": "bandersnatches"})["hits"],
+             "a card added inside the new directory")
     cards = c.result("stats")["index"]["cards"] - 1  # the rest of the test counts from here
 
     # a burst of SIGHUPs coalesces: one build running, at most one more queued
