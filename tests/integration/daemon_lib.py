@@ -18,6 +18,7 @@ import time
 
 ARGS = None
 TMP = None
+_daemons = []  # every daemon started, killed at exit if a failed test left it running
 
 
 def setup(extra=None):
@@ -48,7 +49,7 @@ def cleanup():
 
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
+    sys.exit(1)  # SystemExit: main()'s finally still kills the daemons
 
 
 def check(cond, msg):
@@ -93,6 +94,7 @@ class Daemon:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=self.log, env=full_env, pass_fds=pass_fds,
                                      preexec_fn=preexec)
+        _daemons.append(self.proc)
         if wait:
             self.wait_ready()
 
@@ -254,10 +256,18 @@ def still_answers(sock, timeout=10):
         time.sleep(0.05)
 
 
+def kill_leftovers():
+    for proc in _daemons:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def main(fn, extra=None):
     setup(extra)
     try:
         fn()
     finally:
+        kill_leftovers()
         cleanup()
     print("ok")
