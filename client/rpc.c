@@ -18,7 +18,8 @@
 const char *cl_default_socket(void) {
   static char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 64];
   const char *xdg = getenv("XDG_RUNTIME_DIR");
-  if (xdg && *xdg)
+  /* A relative XDG_RUNTIME_DIR is invalid (XDG spec) and ignored, as cardexd does. */
+  if (xdg && *xdg == '/')
     snprintf(path, sizeof path, "%s/cardex/cardex.sock", xdg);
   else
     snprintf(path, sizeof path, "/tmp/cardex-%u/cardex.sock", (unsigned)getuid());

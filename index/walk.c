@@ -87,7 +87,7 @@ static void walk_dir(const char *dir, seen_set *seen, cx__files *files, cx_diags
   }
   closedir(d);
   /* Byte order, not locale order: the same corpus gives the same rowids everywhere. */
-  qsort(names, n, sizeof *names, name_cmp);
+  if (n > 1) qsort(names, n, sizeof *names, name_cmp);
 
   size_t dlen = strlen(dir);
   int slash = dlen > 0 && dir[dlen - 1] == '/';

@@ -49,7 +49,7 @@ else /tmp/cardex-UID/cardex.sock."
       (let ((env (getenv "CARDEX_SOCKET")))
         (and env (not (string-empty-p env)) env))
       (let ((xdg (getenv "XDG_RUNTIME_DIR")))
-        (and xdg (not (string-empty-p xdg)) (expand-file-name "cardex/cardex.sock" xdg)))
+        (and xdg (file-name-absolute-p xdg) (expand-file-name "cardex/cardex.sock" xdg)))
       (format "/tmp/cardex-%d/cardex.sock" (user-uid))))
 
 (defun cardex--filter (proc string)

@@ -30,7 +30,7 @@ def default_socket_path():
     if env:
         return env
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg:
+    if xdg and xdg.startswith("/"):  # a relative one is invalid (XDG spec), as cardexd says
         return os.path.join(xdg, "cardex", "cardex.sock")
     return "/tmp/cardex-%d/cardex.sock" % os.getuid()
 

@@ -19,7 +19,7 @@ function M.socket_path()
   local env = vim.env.CARDEX_SOCKET
   if env and env ~= "" then return env end
   local xdg = vim.env.XDG_RUNTIME_DIR
-  if xdg and xdg ~= "" then return xdg .. "/cardex/cardex.sock" end
+  if xdg and xdg:sub(1, 1) == "/" then return xdg .. "/cardex/cardex.sock" end
   return "/tmp/cardex-" .. uv.getuid() .. "/cardex.sock"
 end
 
