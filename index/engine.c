@@ -19,6 +19,7 @@ static const char *const stmt_sql[CX__ST_N] = {
                        "COLLATE NOCASE ORDER BY ord LIMIT 1",
     [CX__ST_HIT] = "SELECT hit, plain FROM cx_hits WHERE rowid = ?1",
     [CX__ST_SECTIONS] = "SELECT name, text FROM sections WHERE card = ?1 ORDER BY ord",
+    [CX__ST_OTHERS] = "SELECT others FROM cx_hits WHERE rowid = ?1",
 };
 
 int cx__sqlite_err(cx_index *ix, cx_err *err, const char *what) {
@@ -181,9 +182,10 @@ static int load_stats(cx_index *ix, cx_err *err) {
   ix->has_postings = table_exists(ix->db, "cx_postings") && table_exists(ix->db, "cx_words");
   ix->has_hits = 0;
   sqlite3_stmt *probe;
-  /* cx_hits as this version writes it (older ones lack `plain`). */
+  /* cx_hits as this version writes it (older ones lack columns). */
   if (ix->has_postings &&
-      sqlite3_prepare_v2(ix->db, "SELECT hit, plain FROM cx_hits LIMIT 0", -1, &probe, NULL) == SQLITE_OK) {
+      sqlite3_prepare_v2(ix->db, "SELECT hit, plain, others FROM cx_hits LIMIT 0", -1, &probe, NULL) ==
+          SQLITE_OK) {
     ix->has_hits = 1;
     sqlite3_finalize(probe);
   }

@@ -20,6 +20,7 @@ enum {
   CX__ST_SECTION,         /* markdown, text of a named section */
   CX__ST_HIT,             /* cx_hits row of a rowid (engine post-build) */
   CX__ST_SECTIONS,        /* name, text of every section of a card */
+  CX__ST_OTHERS,          /* cx_hits.others of a rowid */
   CX__ST_N
 };
 

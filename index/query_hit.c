@@ -172,6 +172,28 @@ static json_t *load_hit(cx_index *ix, cx__hentry *e, cx_err *err) {
  * already there). */
 static int load_sections(cx_index *ix, cx__hentry *e, cx_err *err) {
   e->all_loaded = 1;
+  if (ix->has_hits) {
+    /* One row of cx_hits instead of every row of sections. */
+    sqlite3_stmt *st = cx__stmt(ix, CX__ST_OTHERS, err);
+    if (st == NULL) return CX_ESQLITE;
+    sqlite3_bind_int64(st, 1, e->rowid);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+      const char *p = (const char *)sqlite3_column_text(st, 0);
+      while (*p) {
+        size_t len = strcspn(p, "\x1f");
+        if (len) {
+          char *t = cx_xstrndup(p, len);
+          add_sec(e, t, 0);
+          free(t);
+        }
+        p += len;
+        if (*p) p++;
+      }
+    }
+    sqlite3_reset(st);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : cx__sqlite_err(ix, err, "reading sections");
+  }
   sqlite3_stmt *st = cx__stmt(ix, CX__ST_SECTIONS, err);
   if (st == NULL) return CX_ESQLITE;
   sqlite3_bind_int64(st, 1, e->rowid);

@@ -380,18 +380,23 @@ static int build_words(builder *b) {
   return rc;
 }
 
-/* Each card's hit fields as compact JSON and its plain-English answer, so
- * that a query reads one short row per hit instead of parsing the whole card
- * and reading every section (query_hit.c). */
+/* Each card's hit fields as compact JSON, its plain-English answer, and its
+ * other sections but Sources (joined by U+001F, for snippets when the answer
+ * lacks every query term), so that a query reads one short row per hit
+ * instead of parsing the whole card and reading every section (query_hit.c). */
 static int build_hits(builder *b) {
   sqlite3_stmt *st, *ins;
   if (sqlite3_prepare_v2(b->db, "SELECT rowid, id, query, json, (SELECT text FROM main.sections "
                          "WHERE card = cards.rowid AND name = 'Plain-English answer' COLLATE NOCASE "
-                         "ORDER BY ord LIMIT 1) FROM main.cards", -1, &st, NULL) != SQLITE_OK)
+                         "ORDER BY ord LIMIT 1), (SELECT group_concat(text, char(31)) FROM "
+                         "(SELECT text FROM main.sections WHERE card = cards.rowid AND text <> '' "
+                         "AND name <> 'Sources' COLLATE NOCASE AND name <> 'Plain-English answer' "
+                         "COLLATE NOCASE ORDER BY ord)) FROM main.cards", -1, &st, NULL) != SQLITE_OK)
     return b_err(b, "reading cards");
   cx__buf sql;
   cx__buf_init(&sql);
-  cx__buf_printf(&sql, "INSERT INTO %s.cx_hits(rowid, hit, plain) VALUES (?1, ?2, ?3)", b->schema);
+  cx__buf_printf(&sql, "INSERT INTO %s.cx_hits(rowid, hit, plain, others) VALUES (?1, ?2, ?3, ?4)",
+                 b->schema);
   int rc = 0;
   if (sqlite3_prepare_v2(b->db, sql.p, -1, &ins, NULL) != SQLITE_OK) {
     cx__buf_destroy(&sql);
@@ -419,6 +424,7 @@ static int build_hits(builder *b) {
     sqlite3_bind_int64(ins, 1, sqlite3_column_int64(st, 0));
     sqlite3_bind_text(ins, 2, text ? text : "{}", -1, SQLITE_TRANSIENT);
     sqlite3_bind_value(ins, 3, sqlite3_column_value(st, 4));
+    sqlite3_bind_value(ins, 4, sqlite3_column_value(st, 5));
     if (sqlite3_step(ins) != SQLITE_DONE) rc = b_err(b, "inserting hits");
     free(text);
     json_decref(hit);
@@ -445,7 +451,8 @@ int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err) {
   cx__buf_printf(&sql,
                  "DROP TABLE IF EXISTS %1$s.cx_postings; DROP TABLE IF EXISTS %1$s.cx_words;"
                  "DROP TABLE IF EXISTS %1$s.cx_hits;"
-                 "CREATE TABLE %1$s.cx_hits(rowid INTEGER PRIMARY KEY, hit TEXT NOT NULL, plain TEXT);"
+                 "CREATE TABLE %1$s.cx_hits(rowid INTEGER PRIMARY KEY, hit TEXT NOT NULL, plain TEXT,"
+                 "  others TEXT);"
                  "CREATE TABLE %1$s.cx_postings(term TEXT PRIMARY KEY, df INTEGER NOT NULL,"
                  "  maxq INTEGER NOT NULL, data BLOB NOT NULL);"
                  "CREATE TABLE %1$s.cx_words(word TEXT PRIMARY KEY, stem TEXT NOT NULL,"
