@@ -140,6 +140,36 @@ int cxd_params_int(json_t *params, const char *field, int lo, int hi, int *out,
 /* Reads a required string member. */
 int cxd_params_string(json_t *params, const char *field, const char **out, cxd_error *err);
 
+/* ---- framing and envelope (envelope.c): pure, no libuv ------------------ */
+
+typedef enum { CXD_FRAME_PARTIAL, CXD_FRAME_LINE, CXD_FRAME_TOO_LONG } cxd_frame;
+
+/* Finds the first request line of p[0, n); bytes before `from` are known to
+ * hold no '\n'. CXD_FRAME_LINE: *len bytes, then the '\n' (consume *len + 1).
+ * CXD_FRAME_PARTIAL: no '\n' yet and at most max bytes. CXD_FRAME_TOO_LONG: the
+ * line has more than max bytes (*len of them seen): answer and close. */
+cxd_frame cxd_frame_next(const char *p, size_t n, size_t from, size_t max, size_t *len);
+
+typedef enum {
+  CXD_LINE_BLANK,              /* nothing to do */
+  CXD_LINE_REQUEST,            /* env holds method, id and params */
+  CXD_LINE_ERROR,              /* answer err with env->id (NULL: null) */
+  CXD_LINE_NOTIFICATION_ERROR, /* err, but a notification: count it, do not answer */
+} cxd_line_kind;
+
+typedef struct cxd_envelope {
+  const cxd_method *method;
+  json_t *id;     /* owned; NULL: a notification (or null in an error reply) */
+  json_t *params; /* owned; NULL when absent or null */
+} cxd_envelope;
+
+/* Decodes one request line (without its '\n'; a trailing '\r' is ignored) and
+ * validates the envelope (docs/protocol.md). Params are checked by the
+ * method's check. env is always initialised: cxd_envelope_destroy it. */
+cxd_line_kind cxd_envelope_decode(const char *line, size_t len, cxd_envelope *env,
+                                  cxd_error *err);
+void cxd_envelope_destroy(cxd_envelope *env);
+
 /* ---- requests (rpc.c) --------------------------------------------------- */
 
 typedef struct cxd_req {

@@ -146,17 +146,11 @@ static size_t handle_lines(cxd_conn *c, char *p, size_t n, size_t from) {
       c->blocked = 1;
       return pos;
     }
-    size_t start = from > pos ? from : pos;
-    char *nl = memchr(p + start, '\n', n - start);
-    if (nl == NULL) {
-      if (n - pos > srv->opt.max_request) {
-        line_too_long(c, n - pos);
-        return n;
-      }
-      return pos;
-    }
-    size_t len = (size_t)(nl - (p + pos));
-    if (len > srv->opt.max_request) {
+    size_t len;
+    cxd_frame f = cxd_frame_next(p + pos, n - pos, from > pos ? from - pos : 0,
+                                 srv->opt.max_request, &len);
+    if (f == CXD_FRAME_PARTIAL) return pos;
+    if (f == CXD_FRAME_TOO_LONG) {
       line_too_long(c, len);
       return n;
     }

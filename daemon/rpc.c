@@ -99,78 +99,38 @@ static void reply_now(cxd_conn *c, json_t *id, cxd_error *err, uint64_t start_ns
   cxd_error_clear(err);
 }
 
-static int invalid(cxd_error *err, const char *reason) {
-  return cxd_error_set(err, CXD_INVALID_REQUEST, json_pack("{s:s}", "reason", reason),
-                       "invalid request: %s", reason);
-}
-
 void cxd_rpc_handle_line(cxd_conn *c, const char *line, size_t len) {
   cxd_server *srv = c->srv;
-  if (len && line[len - 1] == '\r') len--;
-  size_t i = 0;
-  while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
-  if (i == len) return; /* blank lines are allowed between requests */
-
   uint64_t start = uv_hrtime();
   cxd_error err = {0};
-  json_t *id = NULL;
-  json_error_t je;
-  json_t *msg = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
-  if (msg == NULL) {
-    cxd_error_set(&err, CXD_PARSE_ERROR,
-                  json_pack("{s:i,s:i}", "line", je.line, "column", je.column),
-                  "parse error: %s", je.text);
-    reply_now(c, NULL, &err, start);
+  cxd_envelope env;
+  switch (cxd_envelope_decode(line, len, &env, &err)) {
+  case CXD_LINE_BLANK:
     return;
+  case CXD_LINE_NOTIFICATION_ERROR:
+    cxd_log(CXD_LOG_DEBUG, "connection %llu: notification failed: %s",
+            (unsigned long long)c->id, err.message);
+    srv->requests++;
+    srv->errors++;
+    cxd_error_clear(&err);
+    return;
+  case CXD_LINE_ERROR:
+    reply_now(c, env.id, &err, start);
+    cxd_envelope_destroy(&env);
+    return;
+  case CXD_LINE_REQUEST:
+    break;
   }
-  if (json_is_array(msg)) {
-    invalid(&err, "batches (JSON arrays) are not supported; send one request object per line");
-    goto bad;
-  }
-  if (!json_is_object(msg)) {
-    invalid(&err, "a request must be a JSON object");
-    goto bad;
-  }
-  id = json_object_get(msg, "id");
-  if (id && !json_is_string(id) && !json_is_number(id)) {
-    id = NULL;
-    invalid(&err, "`id` must be a number or a string");
-    goto bad;
-  }
-  json_t *version = json_object_get(msg, "jsonrpc");
-  if (!json_is_string(version) || strcmp(json_string_value(version), "2.0") != 0) {
-    invalid(&err, "`jsonrpc` must be \"2.0\"");
-    goto bad_id;
-  }
-  json_t *jmethod = json_object_get(msg, "method");
-  if (!json_is_string(jmethod)) {
-    invalid(&err, jmethod ? "`method` must be a string" : "`method` is missing");
-    goto bad_id;
-  }
-  const char *name = json_string_value(jmethod);
-  const cxd_method *m = cxd_method_find(name);
-  if (m == NULL) {
-    cxd_error_set(&err, CXD_METHOD_NOT_FOUND, json_pack("{s:s}", "method", name),
-                  "method not found: %s", name);
-    goto bad_id;
-  }
-  json_t *params = json_object_get(msg, "params");
-  if (params && json_is_null(params)) params = NULL;
-  if (params && !json_is_object(params)) {
-    cxd_error_param(&err, "params", "invalid params: `params` must be an object");
-    goto bad_id;
-  }
-
+  const cxd_method *m = env.method;
   cxd_req *r = cx_xcalloc(1, sizeof *r);
   r->srv = srv;
   r->conn = c;
   cxd_conn_ref(c);
   r->method = m;
-  r->id = json_incref(id);
-  r->params = json_incref(params);
+  r->id = env.id; /* the request takes the envelope's references */
+  r->params = env.params;
   r->start_ns = start;
   cx__buf_init(&r->line);
-  json_decref(msg);
 
   if (m->on_worker) {
     if (srv->inflight >= srv->opt.max_inflight) {
@@ -207,26 +167,6 @@ void cxd_rpc_handle_line(cxd_conn *c, const char *line, size_t len) {
   }
   cxd_req_finish(r, rc == 0 ? result : NULL, &err);
   cxd_error_clear(&err);
-  return;
-
-bad_id:
-  /* A request without id is a notification: its errors are not answered,
-   * but only once the envelope says it is a request at all. */
-  if (id == NULL && json_is_string(json_object_get(msg, "jsonrpc")) &&
-      json_is_string(json_object_get(msg, "method"))) {
-    cxd_log(CXD_LOG_DEBUG, "connection %llu: notification failed: %s",
-            (unsigned long long)c->id, err.message);
-    c->srv->requests++;
-    c->srv->errors++;
-    cxd_error_clear(&err);
-    json_decref(msg);
-    return;
-  }
-bad:
-  id = json_incref(id);
-  json_decref(msg);
-  reply_now(c, id, &err, start);
-  json_decref(id);
 }
 
 void cxd_rpc_run_on_worker(cxd_req *r, int open_rc, const cx_err *open_err) {
