@@ -305,7 +305,8 @@ int cx__load_words(cx_index *ix) {
     w->letters = letters_of(w->word);
   }
   sqlite3_finalize(st);
-  qsort(ix->words, ix->nwords, sizeof *ix->words, cmp_word);
+  /* An index of no cards has no words: qsort(NULL, 0) is undefined (UBSan). */
+  if (ix->nwords > 1) qsort(ix->words, ix->nwords, sizeof *ix->words, cmp_word);
   /* Counting sort by length (longer words share the last bucket, which typo
    * search never reaches). */
   memset(ix->len_start, 0, sizeof ix->len_start);
