@@ -147,6 +147,20 @@ static int check_schema(cx_index *ix, cx_err *err) {
   static const char *const tables[] = {"meta", "cards", "packs", "tags", "clause_ids", "sources",
                                        "actions", "links", "sections", "synonyms", "fts",
                                        "fts_vocab"};
+  /* Random bytes or a truncated index make every schema query fail, which
+   * table_exists would report as a missing table: say what it is instead. */
+  sqlite3_stmt *probe;
+  int prc = sqlite3_prepare_v2(ix->db, "SELECT count(*) FROM sqlite_schema", -1, &probe, NULL);
+  if (prc == SQLITE_OK) prc = sqlite3_step(probe) == SQLITE_ROW ? SQLITE_OK : sqlite3_errcode(ix->db);
+  if (prc != SQLITE_OK) {
+    int erc = cx_err_set(err, CX_ECORRUPT, "", "%s: unreadable index (%s): the file is corrupt, "
+                         "truncated or not a cardex index; rebuild it with "
+                         "`cardex-index build SEEDS -o %s`", ix->path, sqlite3_errmsg(ix->db),
+                         ix->path);
+    sqlite3_finalize(probe);
+    return erc;
+  }
+  sqlite3_finalize(probe);
   for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
     if (!table_exists(ix->db, tables[i]))
       return cx_err_set(err, CX_ECORRUPT, "", "%s: not a cardex index (no table `%s`); "
