@@ -714,7 +714,7 @@ int cx_index_build(const char *const *paths, size_t npaths, const char *out_path
   cx_diags_init(&d);
   int used_old = 0;
   int rc = build_once(paths, npaths, out_path, opts, stats, &d, err, &used_old);
-  if (rc < 0 && rc != CX_EPARSE && rc != CX_EPARTIAL && used_old) {
+  if (rc < 0 && rc != CX_EPARSE && rc != CX_EPARTIAL && rc != CX_EIO && used_old) {
     /* The existing index looked valid but could not be read back (a damaged
      * file): it is not needed, only a shortcut. Build without it. */
     char why[sizeof err->msg];

@@ -97,8 +97,11 @@ void cx__utc_now(char out[32]) {
 }
 
 static int db_error(cx__store *st, cx_err *err, const char *doing) {
-  return cx_err_set(err, CX_ESQLITE, NULL, "%s: %s: %s", st->tmp_path, doing,
-                    sqlite3_errmsg(st->db));
+  /* A full disk is the user's to fix, not a database problem: CX_EIO, which
+   * also keeps cx_index_build from retrying in full (more space, same end). */
+  int full = sqlite3_errcode(st->db) == SQLITE_FULL;
+  return cx_err_set(err, full ? CX_EIO : CX_ESQLITE, NULL, "%s: %s: %s%s", st->tmp_path, doing,
+                    sqlite3_errmsg(st->db), full ? "; free some disk space and build again" : "");
 }
 
 /* "file:" URI of a path, so that ATTACH can open it read-only. */
