@@ -96,7 +96,14 @@ void cxd_json_write(cx__buf *out, const json_t *j);
 typedef struct cxd_index_ref {
   int refs;
   uint64_t gen;
-  char *path;
+  char *path;      /* the index file, for people */
+  /* What workers pass to cx_index_open: a hard link to the file that was
+   * validated ("<path>.serving-<pid>.<n>", removed with the generation), so
+   * that a worker opening it late still gets that very file when the path
+   * was replaced since (an admin's copy of a broken index, with --index).
+   * The path itself where no link can be made (read-only directory). */
+  char *open_path;
+  int linked;
   json_t *info; /* cx_index_info + loaded_at + generation; loop thread only */
 } cxd_index_ref;
 
@@ -282,6 +289,10 @@ typedef struct cxd_reload {
   cxd_req *next_waiters;  /* reload requests that came during it */
   uv_fs_event_t **watchers;
   size_t nwatchers;
+  /* --watch: inotify cannot see the seeds directory itself come back once it
+   * was removed or moved away, so its path is also polled (stat, 1 s). */
+  uv_fs_poll_t root_poll;
+  int root_polling, root_missing;
   uint64_t count, failures;
   int last_ok;
   char *last_error;

@@ -55,7 +55,7 @@ static cx_index *thread_index(const cxd_index_ref *ref, int64_t limit_us, int *r
   if (tl_slot->ix && tl_slot->gen == ref->gen) return tl_slot->ix;
   cx_index_close(tl_slot->ix);
   tl_slot->ix = NULL;
-  *rc = cx_index_open(ref->path, &tl_slot->ix, err);
+  *rc = cx_index_open(ref->open_path, &tl_slot->ix, err);
   if (*rc != 0) {
     tl_slot->ix = NULL;
     return NULL;

@@ -6,10 +6,12 @@
 #include <malloc.h>
 #endif
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define DEBOUNCE_MS 200
 #define MAX_WATCHED_DIRS 4096
@@ -27,6 +29,8 @@ struct cxd_build_job {
   char msg[1024];
   json_t *diagnostics; /* array of "path:line:col: error: message" */
   json_t *info;        /* cx_index_info of the new index */
+  char *open_path;     /* how workers open it (see cxd_index_ref) */
+  int linked;          /* open_path is our hard link: unlink it when done */
   size_t cards;
   double ms;
   char **dirs; /* --watch: every directory under seeds */
@@ -42,6 +46,8 @@ cxd_index_ref *cxd_index_ref_acquire(cxd_index_ref *r) {
 
 void cxd_index_ref_release(cxd_index_ref *r) {
   if (r == NULL || --r->refs > 0) return;
+  if (r->linked) unlink(r->open_path);
+  free(r->open_path);
   free(r->path);
   json_decref(r->info);
   free(r);
@@ -89,13 +95,88 @@ static void diags_to_json(cxd_build_job *job, const cx_diags *d) {
   }
 }
 
+/* Links left by a daemon that was killed: "<index>.serving-<pid>.<n>" whose
+ * pid is gone. Each may hold a whole old index. */
+static void remove_stale_links(const char *index_path) {
+  char *dir = cx_xstrdup(index_path), *slash = strrchr(dir, '/');
+  const char *base = slash ? slash + 1 : index_path;
+  if (slash) *slash = '\0';
+  DIR *d = opendir(slash ? (dir[0] ? dir : "/") : ".");
+  if (d == NULL) {
+    free(dir);
+    return;
+  }
+  size_t blen = strlen(base);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".serving-", 9) != 0)
+      continue;
+    long pid = strtol(e->d_name + blen + 9, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+      continue;
+    cx__buf path;
+    cx__buf_init(&path);
+    cx__buf_printf(&path, "%s/%s", slash ? (dir[0] ? dir : "") : ".", e->d_name);
+    if (unlink(path.p) == 0) cxd_log(CXD_LOG_INFO, "removed %s, left by a daemon that was killed", path.p);
+    cx__buf_destroy(&path);
+  }
+  closedir(d);
+  free(dir);
+}
+
+/* Pins the file now at index_path with a hard link: what is validated is what
+ * workers will serve, whatever replaces the path before the next reload. */
+static void hold_file(cxd_build_job *job) {
+  static unsigned long seq; /* one build at a time */
+  if (job->first) remove_stale_links(job->index_path);
+  cx__buf name;
+  cx__buf_init(&name);
+  cx__buf_printf(&name, "%s.serving-%ld.%lu", job->index_path, (long)getpid(), ++seq);
+  unlink(name.p);
+  if (link(job->index_path, name.p) == 0) {
+    job->open_path = cx__buf_detach(&name);
+    job->linked = 1;
+    return;
+  }
+  if (errno != ENOENT)
+    cxd_log(CXD_LOG_DEBUG, "cannot link %s (%s): serving it by its path", name.p, strerror(errno));
+  cx__buf_destroy(&name);
+  job->open_path = cx_xstrdup(job->index_path);
+}
+
+/* Messages about the file should name it, not our link to it. */
+static void replace_all(char *s, size_t cap, const char *from, const char *to) {
+  size_t flen = strlen(from), tlen = strlen(to);
+  if (flen == 0 || strcmp(from, to) == 0) return;
+  cx__buf b;
+  cx__buf_init(&b);
+  for (const char *p = s, *hit; *p; p = hit + flen) {
+    hit = strstr(p, from);
+    if (hit == NULL) {
+      cx__buf_puts(&b, p);
+      break;
+    }
+    cx__buf_add(&b, p, (size_t)(hit - p));
+    cx__buf_add(&b, to, tlen);
+  }
+  snprintf(s, cap, "%s", b.n ? b.p : "");
+  cx__buf_destroy(&b);
+}
+
 static void build_thread(void *arg) {
   cxd_build_job *job = arg;
   uint64_t t0 = uv_hrtime();
   cx_err err = {0};
   job->diagnostics = json_array();
   job->rc = 0;
-  if (job->seeds) {
+  struct stat root;
+  if (job->seeds && stat(job->seeds, &root) != 0) {
+    /* Not "1 card does not parse": say what is wrong with the directory. */
+    job->rc = CX_EIO;
+    snprintf(job->msg, sizeof job->msg, "the cards directory %.700s is not there (%s)%s",
+             job->seeds, strerror(errno),
+             job->watch ? "; it is indexed again as soon as it comes back" : "");
+  } else if (job->seeds) {
     cx_build_opts bo;
     memset(&bo, 0, sizeof bo);
     cx_build_stats st;
@@ -125,22 +206,25 @@ static void build_thread(void *arg) {
   if (job->rc == 0) {
     /* Validate the new file the way workers will open it; its info is what
      * `stats` shows without touching SQLite on the loop. */
+    hold_file(job);
     cx_index *ix = NULL;
-    int rc = cx_index_open(job->index_path, &ix, &err);
+    int rc = cx_index_open(job->open_path, &ix, &err);
     if (rc == 0) rc = cx_index_info(ix, &job->info, &err);
     cx_index_close(ix);
     if (rc != 0) {
       job->rc = rc;
       snprintf(job->msg, sizeof job->msg, "cannot open %.256s: %.700s", job->index_path,
                err.msg[0] ? err.msg : cx_strerror(rc));
+      replace_all(job->msg, sizeof job->msg, job->open_path, job->index_path);
       json_decref(job->info);
       job->info = NULL;
     } else {
+      json_object_set_new(job->info, "path", json_string(job->index_path));
       json_t *cards = json_object_get(job->info, "cards");
       job->cards = json_is_integer(cards) ? (size_t)json_integer_value(cards) : 0;
     }
   }
-  if (job->watch) walk_dirs(job, job->seeds, 0);
+  if (job->watch && job->rc != CX_EIO) walk_dirs(job, job->seeds, 0);
 #ifdef __GLIBC__
   /* A build frees hundreds of MB at 100k cards; give them back to the system
    * now instead of keeping them in this thread's arena for the next build. */
@@ -152,6 +236,8 @@ static void build_thread(void *arg) {
 
 static void job_free(cxd_build_job *job) {
   if (job == NULL) return;
+  if (job->linked) unlink(job->open_path);
+  free(job->open_path);
   free(job->seeds);
   free(job->index_path);
   json_decref(job->diagnostics);
@@ -190,6 +276,31 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
 }
 
 static void free_handle(uv_handle_t *h) { free(h); }
+
+static void unwatch_all(cxd_reload *rl);
+
+/* The seeds directory itself appeared, disappeared or was replaced (its
+ * inode changed): the inotify watches follow the old directory, so drop them
+ * (the next build watches what is there now) and rebuild. */
+static void on_root_poll(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
+                         const uv_stat_t *curr) {
+  cxd_server *srv = h->data;
+  cxd_reload *rl = &srv->reload;
+  if (status < 0) {
+    if (!rl->root_missing)
+      cxd_log(CXD_LOG_WARN, "the cards directory %s is gone (%s): serving the index as it was; "
+              "watching for the directory to come back", srv->opt.seeds_dir, uv_strerror(status));
+    rl->root_missing = 1;
+    unwatch_all(rl);
+    return;
+  }
+  if (!rl->root_missing && prev->st_ino == curr->st_ino && prev->st_dev == curr->st_dev) return;
+  cxd_log(CXD_LOG_INFO, "the cards directory %s is %s: rebuilding", srv->opt.seeds_dir,
+          rl->root_missing ? "back" : "a new directory");
+  rl->root_missing = 0;
+  unwatch_all(rl);
+  uv_timer_start(&rl->debounce, on_debounce, DEBOUNCE_MS, 0);
+}
 
 static void unwatch_all(cxd_reload *rl) {
   for (size_t i = 0; i < rl->nwatchers; i++) uv_close((uv_handle_t *)rl->watchers[i], free_handle);
@@ -282,6 +393,10 @@ static void on_build_done(uv_async_t *a) {
     ref->refs = 1;
     ref->gen = ++srv->next_gen;
     ref->path = cx_xstrdup(job->index_path);
+    ref->open_path = job->open_path;
+    ref->linked = job->linked;
+    job->open_path = NULL;
+    job->linked = 0;
     ref->info = job->info;
     job->info = NULL;
     json_object_set_new(ref->info, "loaded_at", json_string(now));
@@ -379,6 +494,17 @@ int cxd_reload_init(cxd_server *srv) {
   }
   rl->done_async.data = srv;
   rl->debounce.data = srv;
+  if (srv->opt.watch && srv->opt.seeds_dir) {
+    rc = uv_fs_poll_init(srv->loop, &rl->root_poll);
+    if (rc == 0) {
+      rl->root_poll.data = srv;
+      rc = uv_fs_poll_start(&rl->root_poll, on_root_poll, srv->opt.seeds_dir, 1000);
+    }
+    if (rc != 0)
+      cxd_log(CXD_LOG_WARN, "cannot poll %s: %s (a removed cards directory is not noticed "
+              "when it comes back)", srv->opt.seeds_dir, uv_strerror(rc));
+    rl->root_polling = rc == 0;
+  }
   start_build(srv, 1);
   return 0;
 }
@@ -415,6 +541,10 @@ void cxd_reload_request(cxd_server *srv, cxd_req *waiter, const char *why) {
 void cxd_reload_stop(cxd_server *srv) {
   cxd_reload *rl = &srv->reload;
   unwatch_all(rl);
+  if (rl->root_polling) {
+    rl->root_polling = 0;
+    uv_close((uv_handle_t *)&rl->root_poll, NULL);
+  }
   if (!uv_is_closing((uv_handle_t *)&rl->debounce)) {
     uv_timer_stop(&rl->debounce);
     uv_close((uv_handle_t *)&rl->debounce, NULL);

@@ -85,10 +85,18 @@ def run():
     c.close()
     L.still_answers(d.sock)
 
-    # -32603: the index vanishes under a fresh worker (workers open it lazily)
+    # -32603: the index vanishes under a fresh worker (workers open it lazily). The daemon
+    # pins the validated file with a hard link (<index>.serving-<pid>.<n>) so that replacing
+    # the path does not reach workers; removing the link too is what makes it unreadable.
     index2 = L.build_index()
     d2 = L.Daemon(["--index", index2, "--threads", "1"])
     os.unlink(index2)
+    for name in os.listdir(os.path.dirname(index2)):
+        if name.startswith(os.path.basename(index2) + ".serving-"):
+            link = os.path.join(os.path.dirname(index2), name)
+            os.unlink(link)
+            with open(link, "wb") as f:
+                f.write(b"this is not an sqlite database" * 100)
     with open(index2, "wb") as f:
         f.write(b"this is not an sqlite database" * 100)
     c2 = L.Client(d2.sock)

@@ -1,0 +1,15 @@
+# hardening.cmake — faults, hostile clients, access and a short soak against the real daemon
+# (tests/integration/hard_*.py, tests/soak.sh). Same arguments as tests/daemon.cmake's tests.
+if(NOT CX_PYTHON3 OR NOT TARGET cardexd OR NOT TARGET cardex-index)
+  return()
+endif()
+
+function(cx_hard_test name timeout labels)
+  add_test(NAME integration/hard_${name}
+           COMMAND ${CX_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/integration/hard_${name}.py
+                   ${CX_DAEMON_TEST_ARGS} ${ARGN})
+  set_tests_properties(integration/hard_${name} PROPERTIES TIMEOUT ${timeout}
+                       LABELS "integration;daemon;hardening;${labels}")
+endfunction()
+
+cx_hard_test(faults 300 "")
