@@ -13,3 +13,5 @@ function(cx_hard_test name timeout labels)
 endfunction()
 
 cx_hard_test(faults 300 "")
+cx_hard_test(hostile 240 "")
+cx_hard_test(access 120 "")
