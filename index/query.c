@@ -341,6 +341,19 @@ static json_t *make_hit(cx_index *ix, const cx__query *q, const cx__hit *hit,
   return h;
 }
 
+/* Snippets are built without re-checking their bytes (query_hit.c): the
+ * markers a C caller passes are checked here, once. */
+static int valid_markers(const cx_search_req *req) {
+  const char *m[2] = {req->hl_open, req->hl_close};
+  for (int i = 0; i < 2; i++) {
+    if (m[i] == NULL) continue;
+    json_t *s = json_string(m[i]);
+    if (s == NULL) return 0;
+    json_decref(s);
+  }
+  return 1;
+}
+
 int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *err) {
   *result = NULL;
   int64_t t0 = cx__now_us();
@@ -350,6 +363,8 @@ int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
                       CX_MAX_LIMIT, req->limit);
   if (req->offset < 0)
     return cx_err_set(err, CX_EINVAL, "offset", "`offset` must be an integer >= 0, got %d", req->offset);
+  if (!valid_markers(req))
+    return cx_err_set(err, CX_EINVAL, "highlight", "`highlight` markers must be valid UTF-8");
   cx__query q;
   cx__result res;
   int rc = run_query(ix, req, (size_t)req->offset + (size_t)req->limit, &q, &res, err);
@@ -463,6 +478,8 @@ int cx_answer(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
   *result = NULL;
   int64_t t0 = cx__now_us();
   cx__deadline_start(ix);
+  if (!valid_markers(req))
+    return cx_err_set(err, CX_EINVAL, "highlight", "`highlight` markers must be valid UTF-8");
   cx__query q;
   cx__result res;
   int rc = run_query(ix, req, 4, &q, &res, err);

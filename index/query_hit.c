@@ -319,16 +319,22 @@ static void render_window(const hsec *s, const unsigned char *match, size_t from
   size_t to = from + SNIP_TOKENS < s->ntoks ? from + SNIP_TOKENS : s->ntoks;
   uint32_t pos = s->toks[from].start;
   if (from > 0) cx__buf_puts(out, "…");
+  /* Text between highlights is copied in one piece. */
   for (size_t j = from; j < to; j++) {
+    if (!match[j]) continue;
     const stok *t = &s->toks[j];
     cx__buf_add(out, s->text + pos, t->start - pos);
-    if (match[j]) cx__buf_puts(out, open);
+    cx__buf_puts(out, open);
     cx__buf_add(out, s->text + t->start, t->end - t->start);
-    if (match[j]) cx__buf_puts(out, close);
+    cx__buf_puts(out, close);
     pos = t->end;
   }
-  if (to < s->ntoks) cx__buf_puts(out, "…");
-  else cx__buf_puts(out, s->text + pos);
+  if (to < s->ntoks) {
+    cx__buf_add(out, s->text + pos, s->toks[to - 1].end - pos);
+    cx__buf_puts(out, "…");
+  } else {
+    cx__buf_puts(out, s->text + pos);
+  }
 }
 
 static unsigned char *matches(const hsec *s, const cx__snip_terms *terms, unsigned char *stackbuf,
@@ -387,7 +393,9 @@ json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_t
   json_object_update(h, e->hit);
   json_object_set_new(h, "score", json_real(round(score * 1000.0) / 1000.0));
   char *snip = snippet(ix, e, terms, open, close, NULL);
-  json_object_set_new(h, "snippet", json_string(snip ? snip : ""));
+  /* Valid UTF-8 by construction: cards are checked by the parser, windows
+   * end at token boundaries, markers come from a parsed JSON request. */
+  json_object_set_new(h, "snippet", json_stringn_nocheck(snip, strlen(snip)));
   free(snip);
   return h;
 }

@@ -431,6 +431,10 @@ static void test_hit_cache(void) {
   CHECK(s1 && s2 && strstr(s1, "**") && strchr(s2, '[') && !strstr(s2, "**"), "markers: %s / %s", s1, s2);
   json_decref(a);
   json_decref(b);
+  cx_search_req bad = {.query = "isms", .limit = 1, .hl_open = "\xff", .hl_close = "]"};
+  CHECK(cx_search(ix, &bad, &b, &err) == CX_EINVAL && strcmp(err.field, "highlight") == 0,
+        "invalid UTF-8 marker accepted");
+  CHECK(cx_answer(ix, &bad, &b, &err) == CX_EINVAL, "invalid UTF-8 marker accepted by answer");
   /* The snippet of a card whose plain-English answer lacks every term comes
    * from another section that has one. */
   a = search_json("{\"query\":\"Q077 foundation\",\"limit\":1}", &rc, &err);
