@@ -15,3 +15,5 @@ endfunction()
 cx_hard_test(faults 300 "")
 cx_hard_test(hostile 240 "")
 cx_hard_test(access 120 "")
+# The soak, 25 s (tests/soak.sh MINUTES runs the long one).
+cx_hard_test(soak 180 "" --seconds 25)
