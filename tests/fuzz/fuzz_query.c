@@ -37,7 +37,8 @@ static void setup(void) {
   atexit(cleanup);
 }
 
-/* First byte: bit 0 raw, bit 1 explain, bit 2 filters; the rest is the query. */
+/* First byte: bit 0 raw, bit 1 explain, bit 2 pack filter, bit 3 offset 1,
+ * bits 4-6 limit - 1, bit 7 id prefix "q0"; the rest is the query. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ix == NULL) setup();
   if (size == 0) return 0;
@@ -46,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(q, data + 1, size - 1);
   q[size - 1] = '\0';
   const char *packs[] = {"GDPR", "ISO27001:2022"};
-  cx_search_req req = {.query = q, .limit = 1 + (flags >> 4), .offset = (flags >> 3) & 1,
+  cx_search_req req = {.query = q, .limit = 1 + ((flags >> 4) & 7), .offset = (flags >> 3) & 1,
+                       .id_prefix = flags & 0x80 ? "q0" : NULL,
                        .raw = flags & 1, .explain = (flags >> 1) & 1,
                        .hl_open = "[", .hl_close = "]"};
   if (flags & 4) {
@@ -60,6 +62,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc != 0 && !(req.raw && rc == CX_ESYNTAX) && rc != CX_ETIMEOUT) {
     fprintf(stderr, "fuzz_query: search failed (%s): %s\n", cx_err_name(rc), err.msg);
     abort();
+  }
+  /* A blank query with a filter lists cards in id order, score 0. */
+  if (rc == 0 && q[strspn(q, " \t\r\n")] == '\0' && (req.npacks || req.id_prefix)) {
+    json_t *hits = json_object_get(res, "hits");
+    const char *prev = "";
+    for (size_t i = 0; i < json_array_size(hits); i++) {
+      const char *id = json_string_value(json_object_get(json_array_get(hits, i), "id"));
+      if (id == NULL || strcmp(prev, id) >= 0) abort();
+      prev = id;
+    }
   }
   json_decref(res);
   req.raw = 0;
