@@ -589,18 +589,18 @@ int cx_suggest(cx_index *ix, const char *prefix, int limit, json_t **result, cx_
   if (rc == 0) {
     /* Questions first: the cards a person is most likely typing towards. */
     size_t nq = res.nhits < (size_t)(limit + 1) / 2 ? res.nhits : (size_t)(limit + 1) / 2;
-    for (size_t i = 0; i < nq; i++) {
-      sqlite3_stmt *st = cx__stmt(ix, CX__ST_CARD_BY_ROWID, err);
-      if (st == NULL) break;
-      sqlite3_bind_int64(st, 1, res.hits[i].rowid);
-      if (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *s = json_object();
-        json_object_set_new(s, "kind", json_string("question"));
-        json_object_set_new(s, "text", json_string((const char *)sqlite3_column_text(st, 1)));
-        json_object_set_new(s, "id", json_string((const char *)sqlite3_column_text(st, 0)));
-        json_array_append_new(sugg, s);
+    for (size_t i = 0; i < nq && rc == 0; i++) {
+      cx__hentry *e = cx__hentry_get(ix, res.hits[i].rowid, err);
+      if (e == NULL) {
+        rc = err ? err->code : CX_ECORRUPT;
+        break;
       }
-      sqlite3_reset(st);
+      json_t *base = cx__hentry_base(e);
+      json_t *s = json_object();
+      json_object_set_new(s, "kind", json_string("question"));
+      json_object_set(s, "text", json_object_get(base, "question"));
+      json_object_set(s, "id", json_object_get(base, "id"));
+      json_array_append_new(sugg, s);
     }
     /* Then completions of the last word from the corpus's own words. */
     size_t len = strlen(prefix), start = len;
@@ -609,7 +609,7 @@ int cx_suggest(cx_index *ix, const char *prefix, int limit, json_t **result, cx_
                          (prefix[start - 1] >= 'A' && prefix[start - 1] <= 'Z') ||
                          (prefix[start - 1] >= '0' && prefix[start - 1] <= '9')))
       start--;
-    if (start < len && cx__load_words(ix) == 0) {
+    if (rc == 0 && start < len && cx__load_words(ix) == 0) {
       char *last = cx_xstrndup(prefix + start, len - start);
       for (char *p = last; *p; p++)
         if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
