@@ -278,6 +278,35 @@ def test_kill_during_rebuild():
     print("kill -9 during rebuild: old index intact and served (3 kill points)")
 
 
+# ---- kill -9 of a cardex-index build over the file a daemon serves ----------------
+
+def test_tool_killed_while_serving():
+    if not L.ARGS.gen_cards:
+        print("tool killed while serving: skipped (no --gen-cards)")
+        return
+    index = os.path.join(L.TMP, "served-kill.db")
+    shutil.copy(L.build_index(), index)
+    d = L.Daemon(["--index", index])
+    c = L.Client(d.sock, timeout=60)
+    big = os.path.join(L.TMP, "big-seeds")
+    shutil.copytree(L.ARGS.seeds, big)
+    add_generated_cards(big, 1500)
+    for delay in (0.1, 0.3, 0.6):
+        b = subprocess.Popen([L.ARGS.cardex_index, "build", big, "-o", index, "--full"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t_end = time.time() + delay
+        while time.time() < t_end:
+            check(c.result("search", {"query": "what is an isms"})["hits"], "search during build")
+        b.kill()
+        b.wait()
+        r = c.call("reload")  # the old file or, if the build got to its rename, the new one
+        check("result" in r, "reload after kill -9 of a build at %.1fs: %r" % (delay, r))
+        searchable(d.sock)
+    c.close()
+    d.stop()
+    print("kill -9 of cardex-index over a served index: always a good index, never a failed request")
+
+
 # ---- an index of zero cards (UBSan: qsort of nothing) -------------------------------
 
 def test_empty_index():
@@ -304,6 +333,7 @@ def run():
     test_watched_dir_disappears()
     test_full_disk()
     test_kill_during_rebuild()
+    test_tool_killed_while_serving()
 
 
 L.main(run)
