@@ -188,7 +188,8 @@ typedef enum {
   CX__K_IDENT = 1,
   CX__K_SYNONYM = 2,
   CX__K_TYPO = 3,
-  CX__K_PREFIX = 4
+  CX__K_PREFIX = 4,
+  CX__K_PHRASE = 5
 } cx__kind;
 
 /* One alternative of a query slot: a stem to look up. */
@@ -209,7 +210,7 @@ typedef struct cx__qslot {
   char *word; /* folded word as typed */
   int stop;   /* a stop word kept because the query has nothing else */
   int group;  /* synonym group (-1 none): its members and its synonym slot */
-  int syn;    /* the synonym slot of a run of words */
+  int syn;    /* 1: the synonym slot of a run of words; 2: its phrase bonus */
 } cx__qslot;
 
 typedef struct cx__query {

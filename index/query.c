@@ -218,7 +218,7 @@ static void snip_terms_destroy(cx__snip_terms *t) {
   t->n = 0;
 }
 
-static const char *const kind_names[] = {"exact", "identifier", "synonym", "typo", "prefix"};
+static const char *const kind_names[] = {"exact", "identifier", "synonym", "typo", "prefix", "phrase"};
 static const char *const field_names[] = {"question", "tags", "answer", "sources"};
 
 typedef struct has_ctx {
@@ -427,6 +427,7 @@ double cx__confidence(cx_index *ix, const cx__query *q, const cx__result *res) {
     const cx__qslot *s = &q->slots[i];
     int g = s->group;
     int hit = h->slot_score[i] > 0 && h->slot_alt[i] >= 0;
+    if (s->syn == 2) continue; /* a bonus, not something asked for */
     if (s->syn && g >= 0) {
       gsyn[g] = hit;
       continue;

@@ -14,6 +14,7 @@
 #define W_TYPO2 0.45
 #define W_PREFIX 0.5
 #define W_STOP 0.3
+#define W_PHRASE 0.3 /* bonus of a multi-word synonym term found as a phrase */
 
 static const char *const stop_words[] = {
     "a", "about", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been",
@@ -798,20 +799,38 @@ static void add_synonyms(cx_index *ix, cx__query *q, const collect *c) {
       if (syns[sj].grp == syns[si].grp && (long)sj != si && strcmp(syns[sj].stems, syns[si].stems) != 0)
         slot_add_alt(s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM,
                      fixed ? W_SYNONYM * W_TYPO1 : W_SYNONYM, syns[sj].nwords > 1);
-    cx__buf_destroy(&run);
-    if (s == NULL) continue;
-    if (s->nalts == 0) {
+    if (s && s->nalts == 0) {
       /* Every term of the group stems alike: nothing to add. */
       free(s->word);
       q->nslots--;
+      s = NULL;
+    }
+    if (s == NULL) {
+      cx__buf_destroy(&run);
       continue;
     }
     s->syn = 1;
     if (nm > 0) {
       s->group = ngroups;
       for (int m = 0; m < nm; m++) q->slots[members[m]].group = ngroups;
+      /* A term of several words, found as typed (or corrected) in a card,
+       * earns a bonus on top of its words: they are together, not scattered. */
+      if (syns[si].nwords > 1) {
+        cx__buf key;
+        cx__buf_init(&key);
+        cx__buf_printf(&key, "%s (phrase)", run.p);
+        cx__qslot *p = add_slot(q, key.p);
+        cx__buf_destroy(&key);
+        if (p) {
+          slot_add_alt(p, syns[si].stems, syns[si].folded, run.p, CX__K_PHRASE,
+                       fixed ? W_PHRASE * W_TYPO1 : W_PHRASE, 1);
+          p->syn = 2;
+          p->group = ngroups;
+        }
+      }
       ngroups++;
     }
+    cx__buf_destroy(&run);
   }
   q->ngroups = ngroups;
 }

@@ -142,14 +142,16 @@ double cx__combine(const cx__plan *plan, const double *slot_score) {
     for (size_t s = 0; s < plan->nslots; s++) score += slot_score[s];
     return score;
   }
-  double words[CX__MAX_SLOTS] = {0}, syn[CX__MAX_SLOTS] = {0};
+  double words[CX__MAX_SLOTS] = {0}, syn[CX__MAX_SLOTS] = {0}, bonus[CX__MAX_SLOTS] = {0};
   for (size_t s = 0; s < plan->nslots; s++) {
     int g = plan->group[s];
     if (g < 0) score += slot_score[s];
-    else if (plan->syn[s]) syn[g] = slot_score[s];
+    else if (plan->syn[s] == 1) syn[g] = slot_score[s];
+    else if (plan->syn[s] == 2) bonus[g] = slot_score[s];
     else words[g] += slot_score[s];
   }
-  for (int g = 0; g < plan->ngroups; g++) score += words[g] > syn[g] ? words[g] : syn[g];
+  for (int g = 0; g < plan->ngroups; g++)
+    score += (words[g] > syn[g] ? words[g] : syn[g]) + bonus[g];
   return score;
 }
 

@@ -35,13 +35,13 @@ typedef struct cx__plan {
   double slot_score[CX__MAX_SLOTS]; /* of the row last scored by cx_rank */
   signed char slot_alt[CX__MAX_SLOTS];
   signed char group[CX__MAX_SLOTS]; /* synonym group of each slot, -1 none */
-  unsigned char syn[CX__MAX_SLOTS]; /* the group's synonym slot */
+  unsigned char syn[CX__MAX_SLOTS]; /* 1: the group's synonym slot, 2: its phrase bonus */
   int ngroups;
 } cx__plan;
 
 /* A card's score from its slot scores: the sum over slots, except that a
- * synonym group counts the better of its words' sum and its synonym. Every
- * plan calls this, so that they agree to the last bit. */
+ * synonym group counts the better of its words' sum and its synonym, plus
+ * its phrase bonus. Every plan calls this, so that they agree to the bit. */
 double cx__combine(const cx__plan *plan, const double *slot_score);
 
 double cx__idf(int64_t n, int64_t df);
