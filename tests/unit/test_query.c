@@ -392,6 +392,23 @@ static void test_synonym_groups(void) {
   CHECK(cx__combine(&plan, s) == 2.0, "combine %f, want 2", cx__combine(&plan, s));
   cx__plan_destroy(&plan);
   cx__query_destroy(&q);
+  /* A multi-word term adds a phrase bonus on top of its words. */
+  CHECK(cx__query_parse(ix, "statement of applicability", 0, 0, &q, &err) == 0, "parse");
+  int phrase = -1, words = 0;
+  for (size_t i = 0; i < q.nslots; i++) {
+    if (q.slots[i].syn == 2) phrase = (int)i;
+    words += q.slots[i].group >= 0 && !q.slots[i].syn;
+  }
+  CHECK(phrase >= 0 && words == 2 && q.slots[phrase].alts[0].phrase, "statement of applicability: phrase slot %d, %d words",
+        phrase, words);
+  cx__plan_init(ix, &q, &plan);
+  for (size_t i = 0; i < CX__MAX_SLOTS; i++) s[i] = i < q.nslots && !q.slots[i].syn ? 1.0 : 0.0;
+  double without = cx__combine(&plan, s);
+  if (phrase >= 0) s[phrase] = 0.5;
+  CHECK(cx__combine(&plan, s) == without + 0.5 && without == 2.0, "phrase bonus: %f then %f", without,
+        cx__combine(&plan, s));
+  cx__plan_destroy(&plan);
+  cx__query_destroy(&q);
 }
 
 /* Misspellings: transpositions, and words whose stem happens to exist. */
