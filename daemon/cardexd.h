@@ -56,6 +56,7 @@ typedef struct cxd_options {
   int threads;             /* --threads, worker threads */
   int drain_timeout_ms;    /* --drain-timeout (seconds) */
   int cache_limit_mb;      /* --cache-limit: SQLite's memory, process-wide; 0: unbounded */
+  int mmap;                /* --mmap: let the engine map the index (see main.c) */
 } cxd_options;
 
 /* Parses argv. Returns 0 to run, 1 when --help/--version printed (exit 0),

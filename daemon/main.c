@@ -104,6 +104,13 @@ int main(int argc, char **argv) {
   srv.opt.threads = cxd_pool_configure(srv.opt.threads);
   /* Each worker's connection keeps its own page cache (32 MB at the engine's
    * setting); a soft heap limit makes SQLite recycle pages across all of them. */
+  /* The engine maps the index (PRAGMA mmap_size). A process that runs for
+   * months meets the admin who copies a new index over the old one in place:
+   * mapped pages past the new end of file then raise SIGBUS and the daemon
+   * dies. Without mmap SQLite reads with pread and such a file gives query
+   * errors until the next reload instead. This caps the pragma process-wide;
+   * it must come before SQLite is initialised. */
+  if (!srv.opt.mmap) sqlite3_config(SQLITE_CONFIG_MMAP_SIZE, (sqlite3_int64)0, (sqlite3_int64)0);
   if (srv.opt.cache_limit_mb > 0)
     sqlite3_soft_heap_limit64((sqlite3_int64)srv.opt.cache_limit_mb * 1024 * 1024);
   /* jansson seeds its hash function on first use; do it before any thread. */

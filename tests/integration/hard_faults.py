@@ -205,6 +205,35 @@ def test_corrupt_index():
     print("corrupt index at reload: refused, old index kept serving")
 
 
+def test_in_place_overwrite():
+    """`cp new.db index.db` writes into the served inode. Without --mmap the daemon must
+    survive it (queries may fail with -32603 until a reload), and reload onto a good file."""
+    good = L.build_index()
+    index = os.path.join(L.TMP, "in-place.db")
+    shutil.copy(good, index)
+    d = L.Daemon(["--index", index, "--threads", "2"])
+    c = L.Client(d.sock)
+    for q in ("what is an isms", "access control", "risk"):
+        c.result("search", {"query": q})
+    with open(index, "r+b") as f:  # in place: same inode, now shorter and different
+        f.truncate(0)
+        f.write(b"SQLite format 3\0" + os.urandom(20000))
+    for q in ("supplier security", "data breach", "what is an isms", "Q077"):
+        for r in (c.call("search", {"query": q}), c.call("get", {"id": "Q081"})):
+            check("result" in r or r["error"]["code"] in (-32603, -32001),
+                  "after an in-place overwrite: %r" % r)
+    check(d.proc.poll() is None, "the daemon died after its index was overwritten in place:\n%s"
+          % d.log_text()[-2000:])
+    L.still_answers(d.sock)
+    shutil.copy(good, index + ".new")
+    os.rename(index + ".new", index)
+    c.result("reload")
+    searchable(d.sock)
+    c.close()
+    d.stop()
+    print("index overwritten in place: the daemon survives, reload recovers")
+
+
 # ---- a watched card directory that disappears ----------------------------------
 
 def test_watched_dir_disappears():
@@ -330,6 +359,7 @@ def test_empty_index():
 def run():
     test_empty_index()
     test_corrupt_index()
+    test_in_place_overwrite()
     test_watched_dir_disappears()
     test_full_disk()
     test_kill_during_rebuild()
