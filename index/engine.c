@@ -15,8 +15,8 @@ static const char *const stmt_sql[CX__ST_N] = {
     [CX__ST_LINKS] = "SELECT target FROM links WHERE card = ?1 ORDER BY ord",
     [CX__ST_CLAUSES] = "SELECT DISTINCT clause FROM clause_ids WHERE card = ?1",
     [CX__ST_CARDS_BY_CLAUSE] = "SELECT DISTINCT card FROM clause_ids WHERE clause = ?1",
-    [CX__ST_SECTION] = "SELECT markdown, text FROM sections WHERE card = ?1 AND name = ?2 "
-                       "COLLATE NOCASE ORDER BY ord LIMIT 1",
+    [CX__ST_SECTION] = ("SELECT markdown, text FROM sections WHERE card = ?1 AND name = ?2 "
+                        "COLLATE NOCASE ORDER BY ord LIMIT 1"),
     [CX__ST_HIT] = "SELECT hit, plain FROM cx_hits WHERE rowid = ?1",
     [CX__ST_SECTIONS] = "SELECT name, text FROM sections WHERE card = ?1 ORDER BY ord",
     [CX__ST_OTHERS] = "SELECT others FROM cx_hits WHERE rowid = ?1",
