@@ -299,11 +299,22 @@ def test_kill_during_rebuild():
         check(s["index"]["cards"] in (cards0, cards0 + 1500), "cards after kill: %r" % s["index"])
         searchable(d2.sock)
         d2.stop()
-    # Temp files of killed builds do not stop the next build.
+    # Temp files of killed builds do not stop the next build, and what killed daemons left
+    # (temp files, .serving- links pinning old indexes) is removed; one stale link is made
+    # here for sure, named after a process that has exited.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    os.link(index, "%s.serving-%d.1" % (index, gone.pid))
     d = L.Daemon(["--seeds", seeds, "--index", index], wait=False)
     d.wait_ready(timeout=120)
     check(stats(d.sock)["index"]["cards"] == cards0 + 1500, "rebuild after the kills")
+    base = os.path.basename(index)
+    left = [f for f in os.listdir(L.TMP) if f.startswith(base + ".") and
+            not f.startswith("%s.serving-%d." % (base, d.proc.pid))]
+    check(not left, "left behind by killed daemons and builds: %r" % left)
     d.stop()
+    left = [f for f in os.listdir(L.TMP) if f.startswith(base + ".")]
+    check(not left, "left behind by a daemon that exited: %r" % left)
     print("kill -9 during rebuild: old index intact and served (3 kill points)")
 
 
