@@ -1,9 +1,11 @@
 /* engine.c — opening an index for queries: connection, statement cache, tokenizers, limits. */
 #include "engine_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 static const char *const stmt_sql[CX__ST_N] = {
     [CX__ST_CARD_BY_ROWID] = "SELECT id, query, title, json FROM cards WHERE rowid = ?1",
@@ -226,10 +228,21 @@ int cx_index_open(const char *path, cx_index **out, cx_err *err) {
   /* An index is never modified in place (the builder writes a new file and
    * renames it over the old one), so SQLite may skip file locking and change
    * detection: two fcntl calls fewer per statement. */
+  struct stat before, after;
+  int known = stat(path, &before) == 0;
   char *uri = file_uri(path);
   int orc = sqlite3_open_v2(uri, &ix->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
                             NULL);
   free(uri);
+  /* The file's identity keys the shared vocabulary: trusted only when
+   * nothing replaced the path while SQLite opened it. */
+  if (known && stat(path, &after) == 0 && before.st_dev == after.st_dev &&
+      before.st_ino == after.st_ino && before.st_size == after.st_size &&
+      before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+      before.st_mtim.tv_nsec == after.st_mtim.tv_nsec) {
+    ix->file_known = 1;
+    ix->file_stat = after;
+  }
   if (orc != SQLITE_OK) {
     rc = cx_err_set(err, CX_EIO, "", "%s: cannot open index: %s; build it with "
                     "`cardex-index build SEEDS -o %s`", path,
@@ -237,8 +250,11 @@ int cx_index_open(const char *path, cx_index **out, cx_err *err) {
     goto fail;
   }
   /* Pages straight from the OS page cache (no read() per page), up to
-   * SQLite's compile-time bound; safe because the file is never modified. */
-  sqlite3_exec(ix->db, "PRAGMA cache_size=-32768; PRAGMA mmap_size=17179869184;", NULL, NULL, NULL);
+   * SQLite's compile-time bound; safe because the file is never modified.
+   * Without mmap (cardexd's default) reads are pread()s from the OS cache,
+   * which a private page cache saves little over: 4 MB per handle holds the
+   * b-tree interior pages, where 32 MB made a daemon's two workers 64 MB. */
+  sqlite3_exec(ix->db, "PRAGMA cache_size=-4096; PRAGMA mmap_size=17179869184;", NULL, NULL, NULL);
   if ((rc = check_schema(ix, err)) != 0) goto fail;
   if ((rc = cx__engine_tokenizers(ix, err)) != 0) goto fail;
   if ((rc = load_stats(ix, err)) != 0) goto fail;
@@ -264,12 +280,8 @@ void cx_index_close(cx_index *ix) {
   free(ix->id_pool);
   for (int i = 0; i < CX__ST_N; i++) sqlite3_finalize(ix->st[i]);
   cx__engine_tokenizers_free(ix);
-  for (size_t i = 0; i < ix->nwords; i++) {
-    free(ix->words[i].word);
-    free(ix->words[i].stem);
-  }
-  free(ix->words);
-  free(ix->by_len);
+  /* words and by_len belong to the vocabulary, maybe shared */
+  cx__vocab_release(ix->vocab);
   cx__typo_cache_clear(ix);
   cx__free_synonyms(ix->syns, ix->nsyns);
   free(ix->syn_sorted);
@@ -297,45 +309,159 @@ static int cmp_word(const void *a, const void *b) {
   return strcmp(((const cx__vword *)a)->word, ((const cx__vword *)b)->word);
 }
 
-/* The corpus's words for typo correction and suggest: cx_words when the
- * engine tables exist, else the FTS vocabulary itself (stems only). */
-int cx__load_words(cx_index *ix) {
-  if (ix->words_loaded) return 0;
-  ix->words_loaded = 1;
+/* The vocabulary is read-only once loaded and, at 100k cards, about 11 MB:
+ * handles on the same file (a daemon's workers) share one copy, found by the
+ * file's identity and freed with the last handle. A handle keeps its file
+ * open, so the identity cannot be reused while the copy lives. */
+struct cx__vocab {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+  int refs;
+  cx__vword *words; /* strings in pool */
+  char *pool;
+  size_t nwords;
+  uint32_t *by_len;
+  size_t len_start[CX__MAX_WORD_LEN + 2];
+  struct cx__vocab *next;
+};
+
+static pthread_mutex_t vocab_lock = PTHREAD_MUTEX_INITIALIZER;
+static cx__vocab *vocabs; /* shared ones, under vocab_lock */
+
+static void vocab_free(cx__vocab *v) {
+  if (v == NULL) return;
+  free(v->words);
+  free(v->pool);
+  free(v->by_len);
+  free(v);
+}
+
+static int same_file(const cx__vocab *v, const struct stat *st) {
+  return v->dev == st->st_dev && v->ino == st->st_ino && v->size == st->st_size &&
+         v->mtime.tv_sec == st->st_mtim.tv_sec && v->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+void cx__vocab_release(cx__vocab *v) {
+  if (v == NULL) return;
+  pthread_mutex_lock(&vocab_lock);
+  int last = --v->refs == 0;
+  if (last)
+    for (cx__vocab **p = &vocabs; *p; p = &(*p)->next)
+      if (*p == v) {
+        *p = v->next;
+        break;
+      }
+  pthread_mutex_unlock(&vocab_lock);
+  if (last) vocab_free(v);
+}
+
+/* The words of ix's file (NULL when SQLite fails): cx_words when the engine
+ * tables exist, else the FTS vocabulary itself (stems only). */
+static cx__vocab *vocab_load(cx_index *ix) {
   sqlite3_stmt *st;
   const char *sql = ix->has_postings ? "SELECT word, stem, df FROM cx_words"
                                      : "SELECT term, term, doc FROM fts_vocab";
-  if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK) return CX_ESQLITE;
+  if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
+  cx__vocab *v = cx_xcalloc(1, sizeof *v);
+  /* Every string in one pool, a stem equal to its word stored once: two
+   * strdups per word cost 20 MB of heap at 100k cards, mostly malloc
+   * headers. Offsets until the pool stops moving. */
+  cx__buf pool;
+  cx__buf_init(&pool);
   size_t cap = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
-    if (ix->nwords == cap) {
+    if (v->nwords == cap) {
       cap = cap ? cap * 2 : 1024;
-      ix->words = cx_xrealloc(ix->words, cap * sizeof *ix->words);
+      v->words = cx_xrealloc(v->words, cap * sizeof *v->words);
     }
-    cx__vword *w = &ix->words[ix->nwords++];
-    w->word = cx_xstrdup((const char *)sqlite3_column_text(st, 0));
-    w->stem = cx_xstrdup((const char *)sqlite3_column_text(st, 1));
+    cx__vword *w = &v->words[v->nwords++];
+    const char *word = (const char *)sqlite3_column_text(st, 0);
+    const char *stem = (const char *)sqlite3_column_text(st, 1);
+    if (word == NULL) word = "";
+    if (stem == NULL) stem = "";
+    w->word = (char *)(uintptr_t)pool.n;
+    cx__buf_add(&pool, word, strlen(word) + 1);
+    if (strcmp(word, stem) == 0) {
+      w->stem = w->word;
+    } else {
+      w->stem = (char *)(uintptr_t)pool.n;
+      cx__buf_add(&pool, stem, strlen(stem) + 1);
+    }
     w->df = (uint32_t)sqlite3_column_int64(st, 2);
-    w->letters = letters_of(w->word);
+    w->letters = letters_of(word);
   }
   sqlite3_finalize(st);
+  size_t plen = pool.n;
+  v->pool = cx__buf_detach(&pool);
+  if (plen) v->pool = cx_xrealloc(v->pool, plen);
+  if (v->nwords) v->words = cx_xrealloc(v->words, v->nwords * sizeof *v->words);
+  for (size_t i = 0; i < v->nwords; i++) {
+    v->words[i].word = v->pool + (uintptr_t)v->words[i].word;
+    v->words[i].stem = v->pool + (uintptr_t)v->words[i].stem;
+  }
   /* An index of no cards has no words: qsort(NULL, 0) is undefined (UBSan). */
-  if (ix->nwords > 1) qsort(ix->words, ix->nwords, sizeof *ix->words, cmp_word);
+  if (v->nwords > 1) qsort(v->words, v->nwords, sizeof *v->words, cmp_word);
   /* Counting sort by length (longer words share the last bucket, which typo
    * search never reaches). */
-  memset(ix->len_start, 0, sizeof ix->len_start);
-  for (size_t i = 0; i < ix->nwords; i++) {
-    size_t l = strlen(ix->words[i].word);
-    ix->len_start[(l < CX__MAX_WORD_LEN ? l : CX__MAX_WORD_LEN) + 1]++;
+  for (size_t i = 0; i < v->nwords; i++) {
+    size_t l = strlen(v->words[i].word);
+    v->len_start[(l < CX__MAX_WORD_LEN ? l : CX__MAX_WORD_LEN) + 1]++;
   }
-  for (size_t l = 1; l <= CX__MAX_WORD_LEN + 1; l++) ix->len_start[l] += ix->len_start[l - 1];
+  for (size_t l = 1; l <= CX__MAX_WORD_LEN + 1; l++) v->len_start[l] += v->len_start[l - 1];
   size_t fill[CX__MAX_WORD_LEN + 1];
-  memcpy(fill, ix->len_start, sizeof fill);
-  ix->by_len = cx_xcalloc(ix->nwords ? ix->nwords : 1, sizeof *ix->by_len);
-  for (size_t i = 0; i < ix->nwords; i++) {
-    size_t l = strlen(ix->words[i].word);
-    ix->by_len[fill[l < CX__MAX_WORD_LEN ? l : CX__MAX_WORD_LEN]++] = (uint32_t)i;
+  memcpy(fill, v->len_start, sizeof fill);
+  v->by_len = cx_xcalloc(v->nwords ? v->nwords : 1, sizeof *v->by_len);
+  for (size_t i = 0; i < v->nwords; i++) {
+    size_t l = strlen(v->words[i].word);
+    v->by_len[fill[l < CX__MAX_WORD_LEN ? l : CX__MAX_WORD_LEN]++] = (uint32_t)i;
   }
+  v->refs = 1;
+  return v;
+}
+
+int cx__load_words(cx_index *ix) {
+  if (ix->words_loaded) return 0;
+  ix->words_loaded = 1;
+  const struct stat *id = ix->file_known ? &ix->file_stat : NULL;
+  cx__vocab *v = NULL;
+  if (id) {
+    pthread_mutex_lock(&vocab_lock);
+    for (v = vocabs; v && !same_file(v, id); v = v->next) {}
+    if (v) v->refs++;
+    pthread_mutex_unlock(&vocab_lock);
+  }
+  if (v == NULL) {
+    /* Loaded outside the lock (tens of milliseconds at 100k cards): another
+     * handle loading the same file at once makes a copy that is dropped. */
+    if ((v = vocab_load(ix)) == NULL) return CX_ESQLITE;
+    if (id) {
+      v->dev = id->st_dev;
+      v->ino = id->st_ino;
+      v->size = id->st_size;
+      v->mtime = id->st_mtim;
+      pthread_mutex_lock(&vocab_lock);
+      cx__vocab *other = vocabs;
+      while (other && !same_file(other, id)) other = other->next;
+      if (other) {
+        other->refs++;
+      } else {
+        v->next = vocabs;
+        vocabs = v;
+      }
+      pthread_mutex_unlock(&vocab_lock);
+      if (other) {
+        vocab_free(v);
+        v = other;
+      }
+    }
+  }
+  ix->vocab = v;
+  ix->words = v->words;
+  ix->nwords = v->nwords;
+  ix->by_len = v->by_len;
+  memcpy(ix->len_start, v->len_start, sizeof ix->len_start);
   return 0;
 }
 

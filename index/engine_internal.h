@@ -5,6 +5,7 @@
 #include "cx_internal.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 /* Prepared statements of one cx_index, by slot; prepared on first use. */
 enum {
@@ -81,9 +82,15 @@ typedef struct cx__idref {
   int64_t rowid;
 } cx__idref;
 
+/* A file's vocabulary, shared by the handles open on it (engine.c). */
+typedef struct cx__vocab cx__vocab;
+void cx__vocab_release(cx__vocab *v);
+
 struct cx_index {
   sqlite3 *db;
   char *path;
+  struct stat file_stat; /* the file as opened, when file_known */
+  int file_known;
   sqlite3_stmt *st[CX__ST_N];
   fts5_api *fts5;
   void *porter_ud, *plain_ud;        /* tokenizer user data */
@@ -98,10 +105,11 @@ struct cx_index {
   int has_postings; /* cx_postings present (engine post-build ran) */
   int aux_registered;
   /* vocabulary (sorted by term / word) */
-  cx__vword *words;
+  cx__vword *words;   /* borrowed from vocab (engine.c), maybe shared with other handles */
+  cx__vocab *vocab;
   size_t nwords;
   int words_loaded;
-  uint32_t *by_len;   /* indexes of words by length (typo candidates) */
+  uint32_t *by_len;   /* in vocab; indexes of words by length (typo candidates) */
   cx__typo_entry *typos; /* CX__TYPO_CACHE slots, or NULL */
   size_t ntypos;
   size_t len_start[CX__MAX_WORD_LEN + 2]; /* by_len[len_start[l]..len_start[l+1]) have length l */

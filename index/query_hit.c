@@ -38,7 +38,7 @@ struct cx__hentry {
  * (every card of seeds/) never is, and which costs a large one only
  * re-reading rows it would have read anyway. */
 #define HCACHE_SLOTS 8192
-#define HCACHE_MAX 4096
+#define HCACHE_MAX 512
 
 uint32_t cx__term_hash(const char *s, size_t n) {
   uint32_t h = 2166136261u;
