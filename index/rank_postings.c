@@ -489,7 +489,9 @@ struct cx__plist {
 };
 
 #define CACHE_SLOTS 8192
-#define CACHE_BYTES (96u << 20)
+/* Per handle: at 100k cards 300 eval queries read ~5 MB of lists; a bigger
+ * budget only grows a daemon (one handle per worker) for few extra hits. */
+#define CACHE_BYTES (8u << 20)
 
 void cx__plist_cache_clear(cx_index *ix) {
   if (ix->plists == NULL) return;
