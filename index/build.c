@@ -145,8 +145,10 @@ static int compact_json(const json_t *j, cx__buf *out) {
   }
 }
 
-static char *card_json(const cx_card *card) {
+/* The card's JSON, and its cx_hits row from the same JSON object. */
+static char *card_json(const cx_card *card, cx__item *it) {
   json_t *j = cx_card_to_json(card);
+  cx__hit_row(card, j, &it->hit, &it->plain, &it->others);
   cx__buf b;
   cx__buf_init(&b);
   char *s;
@@ -207,7 +209,7 @@ static void process(const cx__pipeline *p, cx__item *it) {
     return;
   }
   if (p->make_docs) {
-    it->json = card_json(it->card);
+    it->json = card_json(it->card, it);
     cx__fts_doc_build(it->card, &it->doc);
     it->has_doc = 1;
   }
@@ -216,6 +218,9 @@ static void process(const cx__pipeline *p, cx__item *it) {
 static void item_clear(cx__item *it) {
   cx_card_free(it->card);
   free(it->json);
+  free(it->hit);
+  free(it->plain);
+  free(it->others);
   if (it->has_doc) cx__fts_doc_destroy(&it->doc);
   cx_diags_destroy(&it->diags);
   memset(it, 0, sizeof *it);

@@ -383,17 +383,87 @@ static int build_words(builder *b) {
 /* Each card's hit fields as compact JSON, its plain-English answer, and its
  * other sections but Sources (joined by U+001F, for snippets when the answer
  * lacks every query term), so that a query reads one short row per hit
- * instead of parsing the whole card and reading every section (query_hit.c). */
-static int build_hits(builder *b) {
-  sqlite3_stmt *st, *ins;
-  if (sqlite3_prepare_v2(b->db, "SELECT rowid, id, query, json, (SELECT text FROM main.sections "
-                         "WHERE card = cards.rowid AND name = 'Plain-English answer' COLLATE NOCASE "
-                         "ORDER BY ord LIMIT 1), (SELECT group_concat(text, char(31)) FROM "
-                         "(SELECT text FROM main.sections WHERE card = cards.rowid AND text <> '' "
-                         "AND name <> 'Sources' COLLATE NOCASE AND name <> 'Plain-English answer' "
-                         "COLLATE NOCASE ORDER BY ord)) FROM main.cards", -1, &st, NULL) != SQLITE_OK)
-    return b_err(b, "reading cards");
+ * instead of parsing the whole card and reading every section (query_hit.c).
+ * The builder computes the rows of the cards it parses in its parser threads
+ * (cx__hit_row); this fills in the others from the stored rows, with the
+ * same result. */
+#define TABLES_DDL                                                                         \
+  "DROP TABLE IF EXISTS %1$s.cx_hits; DROP TABLE IF EXISTS %1$s.cx_postings;"              \
+  "DROP TABLE IF EXISTS %1$s.cx_words;"                                                    \
+  "CREATE TABLE %1$s.cx_hits(rowid INTEGER PRIMARY KEY, hit TEXT NOT NULL, plain TEXT,"    \
+  "  others TEXT);"                                                                        \
+  "CREATE TABLE %1$s.cx_postings(term TEXT PRIMARY KEY, df INTEGER NOT NULL,"              \
+  "  maxq INTEGER NOT NULL, data BLOB NOT NULL);"                                          \
+  "CREATE TABLE %1$s.cx_words(word TEXT PRIMARY KEY, stem TEXT NOT NULL,"                  \
+  "  df INTEGER NOT NULL) WITHOUT ROWID;"
+
+/* Created with the rest of the schema, the tables' roots sit in the first
+ * pages of the file, next to the builder's. */
+int cx__engine_tables_create(sqlite3 *db, cx_err *err) {
   cx__buf sql;
+  cx__buf_init(&sql);
+  cx__buf_printf(&sql, TABLES_DDL, "main");
+  int rc = 0;
+  if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK)
+    rc = cx_err_set(err, CX_ESQLITE, "", "creating the query engine's tables: %s",
+                    sqlite3_errmsg(db));
+  cx__buf_destroy(&sql);
+  return rc;
+}
+
+/* SQLite's NOCASE: ASCII letters only. */
+static int nocase_eq(const char *a, const char *b) {
+  for (;; a++, b++) {
+    int x = (unsigned char)*a, y = (unsigned char)*b;
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) return 0;
+    if (x == 0) return 1;
+  }
+}
+
+void cx__hit_row(const cx_card *card, json_t *card_json, char **hit, char **plain,
+                 char **others) {
+  /* As build_hits reads them back: the id and query columns, the JSON. */
+  json_t *h = cx__hit_base(card_json);
+  *hit = json_dumps(h, JSON_COMPACT);
+  json_decref(h);
+  if (*hit == NULL) *hit = cx_xstrdup("{}");
+  *plain = NULL;
+  cx__buf o;
+  cx__buf_init(&o);
+  int any = 0;
+  for (size_t i = 0; i < card->nsections; i++) {
+    const cx_section *x = &card->sections[i];
+    const char *name = x->name ? x->name : "", *text = x->text ? x->text : "";
+    if (nocase_eq(name, "Plain-English answer")) {
+      if (*plain == NULL) *plain = cx_xstrdup(text);
+      continue;
+    }
+    if (*text == '\0' || nocase_eq(name, "Sources")) continue;
+    if (any) cx__buf_putc(&o, '\x1f');
+    cx__buf_puts(&o, text);
+    any = 1;
+  }
+  *others = any ? cx__buf_detach(&o) : NULL;
+  if (!any) cx__buf_destroy(&o);
+}
+
+static int build_hits(builder *b, int only_missing) {
+  sqlite3_stmt *st, *ins;
+  cx__buf sql;
+  cx__buf_init(&sql);
+  cx__buf_printf(&sql, "SELECT rowid, id, query, json, (SELECT text FROM main.sections "
+                 "WHERE card = cards.rowid AND name = 'Plain-English answer' COLLATE NOCASE "
+                 "ORDER BY ord LIMIT 1), (SELECT group_concat(text, char(31)) FROM "
+                 "(SELECT text FROM main.sections WHERE card = cards.rowid AND text <> '' "
+                 "AND name <> 'Sources' COLLATE NOCASE AND name <> 'Plain-English answer' "
+                 "COLLATE NOCASE ORDER BY ord)) FROM main.cards%s",
+                 only_missing ? " WHERE NOT EXISTS (SELECT 1 FROM main.cx_hits h "
+                                "WHERE h.rowid = cards.rowid)" : "");
+  int prc = sqlite3_prepare_v2(b->db, sql.p, -1, &st, NULL);
+  cx__buf_destroy(&sql);
+  if (prc != SQLITE_OK) return b_err(b, "reading cards");
   cx__buf_init(&sql);
   cx__buf_printf(&sql, "INSERT INTO %s.cx_hits(rowid, hit, plain, others) VALUES (?1, ?2, ?3, ?4)",
                  b->schema);
@@ -436,7 +506,9 @@ static int build_hits(builder *b) {
   return rc;
 }
 
-int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err) {
+/* keep_hits: the tables exist (cx__engine_tables_create), cx_hits holds the
+ * rows of the cards the builder parsed; only the other cards' are added. */
+static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx_err *err) {
   builder b = {db, schema, {0}, NULL, err};
   b.tmp.db = db;
   b.tmp.path = (char *)"index";
@@ -448,17 +520,10 @@ int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err) {
   }
   cx__buf sql;
   cx__buf_init(&sql);
-  cx__buf_printf(&sql,
-                 "DROP TABLE IF EXISTS %1$s.cx_postings; DROP TABLE IF EXISTS %1$s.cx_words;"
-                 "DROP TABLE IF EXISTS %1$s.cx_hits;"
-                 "CREATE TABLE %1$s.cx_hits(rowid INTEGER PRIMARY KEY, hit TEXT NOT NULL, plain TEXT,"
-                 "  others TEXT);"
-                 "CREATE TABLE %1$s.cx_postings(term TEXT PRIMARY KEY, df INTEGER NOT NULL,"
-                 "  maxq INTEGER NOT NULL, data BLOB NOT NULL);"
-                 "CREATE TABLE %1$s.cx_words(word TEXT PRIMARY KEY, stem TEXT NOT NULL,"
-                 "  df INTEGER NOT NULL) WITHOUT ROWID;",
-                 schema);
-  if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK) rc = b_err(&b, "creating tables");
+  if (!keep_hits) {
+    cx__buf_printf(&sql, TABLES_DDL, schema);
+    if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK) rc = b_err(&b, "creating tables");
+  }
   cx__buf_destroy(&sql);
   cx__buf_init(&sql);
   cx__buf_printf(&sql, "INSERT INTO %s.cx_postings(term, df, maxq, data) VALUES (?1, ?2, ?3, ?4)", schema);
@@ -468,13 +533,17 @@ int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err) {
   if (rc == 0) rc = build_postings(&b);
   if (rc == 0) rc = build_phrases(&b);
   if (rc == 0) rc = build_words(&b);
-  if (rc == 0) rc = build_hits(&b);
+  if (rc == 0) rc = build_hits(&b, keep_hits);
   sqlite3_finalize(b.ins);
   cx__engine_tokenizers_free(&b.tmp);
   return rc;
 }
 
-int cx__engine_post_build(sqlite3 *db, cx_err *err) { return cx__engine_build_tables(db, "main", err); }
+int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err) {
+  return build_tables(db, schema, 0, err);
+}
+
+int cx__engine_post_build(sqlite3 *db, cx_err *err) { return build_tables(db, "main", 1, err); }
 
 /* ---- the postings cache ---- */
 

@@ -15,7 +15,7 @@
 enum {
   /* inserting a parsed card */
   S_FILE, S_CARD, S_PACK, S_TAG, S_CLAUSE, S_SOURCE, S_ACTION, S_LINK, S_SECTION, S_FTS,
-  S_WARNING, S_META, S_SYNONYM,
+  S_WARNING, S_META, S_SYNONYM, S_HIT,
   /* copying an unchanged card from the old index: ?1 new rowid, ?2 old rowid */
   C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_FTS,
   C_WARNING, C_WARNINGS_OF,
@@ -37,6 +37,7 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) VALUES(?,?,?,?,?)",
   [S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",
   [S_SYNONYM] = "INSERT INTO synonyms(grp, term) VALUES(?,?)",
+  [S_HIT] = "INSERT INTO cx_hits(rowid, hit, plain, others) VALUES(?,?,?,?)",
   [C_ID] = "SELECT id FROM old.cards WHERE rowid = ?1",
   [C_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
              " graph_required, notes, body, json) SELECT ?1, id, number, path, hash, query,"
@@ -231,6 +232,10 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
     int code = db_error(st, err, "begin");
     cx__store_abort(st);
     return code;
+  }
+  if ((rc = cx__engine_tables_create(st->db, err)) != 0) {
+    cx__store_abort(st);
+    return rc;
   }
   for (int i = 0; i < S_COUNT; i++) {
     if (i >= C_ID && !st->attached) continue;
@@ -498,6 +503,15 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
     bind_text(s, 5, x->text ? x->text : "");
     if ((rc = run(st, S_SECTION, err))) return rc;
   }
+  /* The query engine's hit row, computed by the parser thread: cheaper
+   * than the post-build step reading every card's JSON back. */
+  s = st->stmt[S_HIT];
+  sqlite3_bind_int64(s, 1, row);
+  bind_text(s, 2, it->hit ? it->hit : "{}");
+  bind_text(s, 3, it->plain);
+  bind_text(s, 4, it->others);
+  if ((rc = run(st, S_HIT, err))) return rc;
+
   s = st->stmt[S_WARNING];
   int64_t ord = 0;
   for (size_t i = 0; i < it->diags.n; i++) {
