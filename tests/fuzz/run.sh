@@ -28,6 +28,7 @@ if ! clang -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" >/dev/null 2>&1; t
   exit 0
 fi
 
+# shellcheck disable=SC2054  # the commas are -fsanitize's, not array separators
 # Objects are instrumented for coverage (fuzzer-no-link) and sanitizers; only the
 # targets link libFuzzer's main. Two compilers at a time: the machine is shared.
 cflags=(-std=c11 -D_POSIX_C_SOURCE=200809L -DCARDEX_VERSION=\"fuzz\"
@@ -44,10 +45,12 @@ if [ "$need_daemon" = 1 ]; then
   for f in "$root"/daemon/*.c; do [ "${f##*/}" = main.c ] || srcs+=("$f"); done
 fi
 echo "fuzz run: compiling ${#srcs[@]} files with clang" >&2
-export work
-printf '%s\n' "${srcs[@]}" | xargs -P 2 -I{} sh -c \
-  'f={}; d=$(basename $(dirname "$f")); exec clang "$@" -c "$f" -o "$work/obj/$d/$(basename "$f" .c).o"' \
-  clang "${cflags[@]}" "${pkg[@]}"
+for f in "${srcs[@]}"; do
+  d=${f%/*}
+  clang "${cflags[@]}" "${pkg[@]}" -c "$f" -o "$work/obj/${d##*/}/$(basename "$f" .c).o" &
+  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
+done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done
 objs=("$work"/obj/index/*.o)
 [ "$need_daemon" = 1 ] && objs+=("$work"/obj/daemon/*.o)
 
