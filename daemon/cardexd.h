@@ -217,8 +217,14 @@ void cxd_rpc_worker_done(cxd_req *req, int status);
 int cxd_pool_configure(int threads);
 /* Queues req on a worker. 0, or a negative uv error (req untouched). */
 int cxd_pool_submit(cxd_req *req);
-/* Closes every worker's index. Only once no work can run (loop finished). */
+/* Closes every worker's index and frees the spare reply buffers. Only once no
+ * work can run (loop finished). */
 void cxd_pool_shutdown(void);
+/* An empty reply buffer of 16 KB or more for a worker (recycled when one is
+ * spare), and giving one back from the loop (b is left empty; a buffer
+ * beyond 64 KB or past 16 spares is freed: at most 1 MB is kept). Any thread. */
+void cxd_pool_buf_take(cx__buf *b);
+void cxd_pool_buf_give(cx__buf *b);
 
 /* ---- connections (conn.c) ----------------------------------------------- */
 
@@ -289,7 +295,9 @@ typedef struct cxd_reload {
   cxd_req *waiters;       /* reload requests for the build running now */
   cxd_req *next_waiters;  /* reload requests that came during it */
   uv_fs_event_t **watchers;
+  uint64_t *watched_ids; /* each watched directory's (dev, inode) when watched */
   size_t nwatchers;
+  int watch_stale;        /* a watched directory itself went away: watch afresh */
   /* --watch: inotify cannot see the seeds directory itself come back once it
    * was removed or moved away, so its path is also polled (stat, 1 s). */
   uv_fs_poll_t root_poll;

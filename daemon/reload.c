@@ -34,6 +34,7 @@ struct cxd_build_job {
   size_t cards;
   double ms;
   char **dirs; /* --watch: every directory under seeds */
+  uint64_t *dir_ids; /* and each one's identity (dev, inode), to see one replaced */
   size_t ndirs;
 };
 
@@ -55,9 +56,19 @@ void cxd_index_ref_release(cxd_index_ref *r) {
 
 /* ---- the build thread --------------------------------------------------- */
 
+/* A directory's identity: the same path can be a new directory (rm -rf and
+ * copy back, a branch switch) whose old watch is dead. */
+static uint64_t dir_id(const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) != 0) return 0;
+  return ((uint64_t)st.st_dev << 40) ^ (uint64_t)st.st_ino;
+}
+
 static void add_dir(cxd_build_job *job, const char *dir) {
   if (job->ndirs >= MAX_WATCHED_DIRS) return;
   job->dirs = cx_xrealloc(job->dirs, (job->ndirs + 1) * sizeof *job->dirs);
+  job->dir_ids = cx_xrealloc(job->dir_ids, (job->ndirs + 1) * sizeof *job->dir_ids);
+  job->dir_ids[job->ndirs] = dir_id(dir);
   job->dirs[job->ndirs++] = cx_xstrdup(dir);
 }
 
@@ -244,6 +255,7 @@ static void job_free(cxd_build_job *job) {
   json_decref(job->info);
   for (size_t i = 0; i < job->ndirs; i++) free(job->dirs[i]);
   free(job->dirs);
+  free(job->dir_ids);
   free(job);
 }
 
@@ -269,6 +281,16 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
   if (status < 0) {
     cxd_log(CXD_LOG_WARN, "watching cards: %s", uv_strerror(status));
     return;
+  }
+  /* An event named after the watched directory itself is that directory
+   * being deleted or moved (inotify's IN_DELETE_SELF, IN_MOVE_SELF,
+   * IN_IGNORED): its watch is dead even if a new directory soon has the same
+   * path, and on most file systems the same inode number. */
+  char path[4096];
+  size_t len = sizeof path;
+  if (filename && uv_fs_event_getpath(h, path, &len) == 0) {
+    const char *base = strrchr(path, '/');
+    if (strcmp(base ? base + 1 : path, filename) == 0) srv->reload.watch_stale = 1;
   }
   if (!relevant(filename)) return;
   cxd_log(CXD_LOG_DEBUG, "change: %s", filename ? filename : "(unknown file)");
@@ -306,6 +328,8 @@ static void unwatch_all(cxd_reload *rl) {
   for (size_t i = 0; i < rl->nwatchers; i++) uv_close((uv_handle_t *)rl->watchers[i], free_handle);
   free(rl->watchers);
   rl->watchers = NULL;
+  free(rl->watched_ids);
+  rl->watched_ids = NULL;
   rl->nwatchers = 0;
 }
 
@@ -320,18 +344,21 @@ static void unwatch_all(cxd_reload *rl) {
 #define WATCH_ROOT_ONLY 0
 #endif
 
-static void watch_dirs(cxd_server *srv, char **dirs, size_t n) {
+static void watch_dirs(cxd_server *srv, char **dirs, const uint64_t *ids, size_t n) {
   cxd_reload *rl = &srv->reload;
   if (WATCH_ROOT_ONLY && n > 1) n = 1;
-  int same = n == rl->nwatchers;
+  int same = n == rl->nwatchers && !rl->watch_stale;
+  rl->watch_stale = 0;
   for (size_t i = 0; same && i < n; i++) {
     char path[4096];
     size_t len = sizeof path;
-    same = uv_fs_event_getpath(rl->watchers[i], path, &len) == 0 && strcmp(path, dirs[i]) == 0;
+    same = uv_fs_event_getpath(rl->watchers[i], path, &len) == 0 &&
+           strcmp(path, dirs[i]) == 0 && rl->watched_ids[i] == ids[i];
   }
   if (same) return;
   unwatch_all(rl);
   rl->watchers = cx_xcalloc(n ? n : 1, sizeof *rl->watchers);
+  rl->watched_ids = cx_xcalloc(n ? n : 1, sizeof *rl->watched_ids);
   for (size_t i = 0; i < n; i++) {
     uv_fs_event_t *h = cx_xmalloc(sizeof *h);
     uv_fs_event_init(srv->loop, h);
@@ -343,6 +370,7 @@ static void watch_dirs(cxd_server *srv, char **dirs, size_t n) {
       uv_close((uv_handle_t *)h, free_handle);
       continue;
     }
+    rl->watched_ids[rl->nwatchers] = ids[i];
     rl->watchers[rl->nwatchers++] = h;
   }
   cxd_log(CXD_LOG_INFO, "watching %zu director%s under %s", rl->nwatchers,
@@ -438,7 +466,7 @@ static void on_build_done(uv_async_t *a) {
     cxd_error_clear(&err);
     if (first) cxd_server_shutdown(srv, 1, "the index could not be loaded");
   }
-  if (job->watch && !srv->draining) watch_dirs(srv, job->dirs, job->ndirs);
+  if (job->watch && !srv->draining) watch_dirs(srv, job->dirs, job->dir_ids, job->ndirs);
   job_free(job);
 
   if (srv->draining) {

@@ -265,8 +265,33 @@ def test_watched_dir_disappears():
                 "**Plain-English answer**  \nYes.\n")
     wait_for("a change in the recreated directory",
              lambda: L.Client(d.sock).result("search", {"query": "quokkafish"})["hits"], timeout=30)
+    # A subdirectory replaced in one go (rm -rf and copy back, a branch switch): the new
+    # directory is watched, not the deleted one under the same path.
+    sub = os.path.join(seeds, "sub")
+    os.mkdir(sub)
+    with open(os.path.join(sub, "Q992.md"), "w") as f:
+        f.write("id: Q992\nquery: Is the wombatfern card here?\n---\n"
+                "**Plain-English answer**  \nYes.\n")
+    wait_for("a card in a new subdirectory",
+             lambda: L.Client(d.sock).result("search", {"query": "wombatfern"})["hits"], timeout=30)
+    shutil.rmtree(sub)
+    os.mkdir(sub)
+    with open(os.path.join(sub, "Q992.md"), "w") as f:
+        f.write("id: Q992\nquery: Is the wombatfern card here?\n---\n"
+                "**Plain-English answer**  \nYes.\n")
+    gen = stats(d.sock)["index"]["generation"]
+    wait_for("the rebuild after the subdirectory was replaced",
+             lambda: stats(d.sock)["index"]["generation"] > gen and
+             not stats(d.sock)["reload"]["running"], timeout=30)
+    time.sleep(0.5)
+    with open(os.path.join(sub, "Q993.md"), "w") as f:
+        f.write("id: Q993\nquery: Is the numbatleaf card seen?\n---\n"
+                "**Plain-English answer**  \nYes.\n")
+    wait_for("a change inside the replaced subdirectory",
+             lambda: L.Client(d.sock).result("search", {"query": "numbatleaf"})["hits"], timeout=30)
     d.stop()
-    print("watched directory removed and recreated: kept serving, recovered")
+    print("watched directory removed and recreated (the root, and a subdirectory replaced at "
+          "once): kept serving, recovered")
 
 
 # ---- kill -9 during a daemon's rebuild ----------------------------------------
