@@ -19,8 +19,50 @@ static uv_once_t slots_once = UV_ONCE_INIT;
 static worker_slot *slots;
 static _Thread_local worker_slot *tl_slot;
 
+/* Reply buffers go back from the loop to the workers instead of to free():
+ * one malloc'd on a worker and freed on the loop takes the worker's malloc
+ * arena lock, which the worker holds often (futex waits were ~1% of the
+ * daemon's samples under load in perf, 0.07% with spares). */
+#define SPARE_MAX 16
+#define SPARE_CAP_MIN 16384
+#define SPARE_CAP_MAX (64 * 1024)
+static uv_mutex_t spare_lock;
+static cx__buf spares[SPARE_MAX];
+static size_t nspares;
+static int spares_closed; /* after cxd_pool_shutdown: buffers are freed */
+
 static void slots_init(void) {
-  if (uv_mutex_init(&slots_lock) != 0) abort();
+  if (uv_mutex_init(&slots_lock) != 0 || uv_mutex_init(&spare_lock) != 0) abort();
+}
+
+void cxd_pool_buf_take(cx__buf *b) {
+  uv_once(&slots_once, slots_init);
+  uv_mutex_lock(&spare_lock);
+  int have = nspares > 0;
+  if (have) *b = spares[--nspares];
+  uv_mutex_unlock(&spare_lock);
+  if (!have) {
+    /* Replies are a few KB: start there instead of doubling up from 64 bytes. */
+    b->p = cx_xmalloc(SPARE_CAP_MIN);
+    b->cap = SPARE_CAP_MIN;
+  }
+  b->n = 0;
+  b->p[0] = '\0';
+}
+
+void cxd_pool_buf_give(cx__buf *b) {
+  if (b->p && b->cap >= SPARE_CAP_MIN && b->cap <= SPARE_CAP_MAX) {
+    uv_once(&slots_once, slots_init);
+    uv_mutex_lock(&spare_lock);
+    int kept = !spares_closed && nspares < SPARE_MAX;
+    if (kept) spares[nspares++] = *b;
+    uv_mutex_unlock(&spare_lock);
+    if (kept) {
+      cx__buf_init(b);
+      return;
+    }
+  }
+  cx__buf_destroy(b);
 }
 
 int cxd_pool_configure(int threads) {
@@ -91,4 +133,8 @@ void cxd_pool_shutdown(void) {
     free(s);
   }
   uv_mutex_unlock(&slots_lock);
+  uv_mutex_lock(&spare_lock);
+  spares_closed = 1;
+  while (nspares) cx__buf_destroy(&spares[--nspares]);
+  uv_mutex_unlock(&spare_lock);
 }

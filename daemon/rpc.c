@@ -49,7 +49,7 @@ static void req_free(cxd_req *r) {
   if (r->prep && r->method && r->method->release) r->method->release(r->prep);
   json_decref(r->id);
   json_decref(r->params);
-  cx__buf_destroy(&r->line);
+  cxd_pool_buf_give(&r->line);
   cxd_index_ref_release(r->ixref);
   cxd_conn_unref(r->conn);
   free(r);
@@ -171,11 +171,7 @@ void cxd_rpc_handle_line(cxd_conn *c, const char *line, size_t len) {
 
 void cxd_rpc_run_on_worker(cxd_req *r, int open_rc, const cx_err *open_err) {
   cxd_error err = {0};
-  /* Replies are a few KB: start there instead of doubling up from 64 bytes. */
-  r->line.p = cx_xmalloc(16384);
-  r->line.cap = 16384;
-  r->line.n = 0;
-  r->line.p[0] = '\0';
+  cxd_pool_buf_take(&r->line);
   json_t *result = NULL;
   int rc;
   if (r->ix == NULL) {
