@@ -402,9 +402,16 @@ void cx__builder_fingerprint(const cx_parse_opts *opts, char out[17]) {
   if (cx_card_parse("<sample>", sample_card, sizeof sample_card - 1, opts, &card, &d) == 0) {
     json_t *j = cx_card_to_json(card);
     char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
     cx__buf_puts(&b, s ? s : "");
     free(s);
+    /* The query engine's hit row too: incremental builds copy old ones. */
+    char *hit, *plain, *others;
+    cx__hit_row(card, j, &hit, &plain, &others);
+    cx__buf_printf(&b, "\n%s\n%s\n%s", hit, plain ? plain : "(null)", others ? others : "(null)");
+    free(hit);
+    free(plain);
+    free(others);
+    json_decref(j);
     cx__fts_doc doc;
     cx__fts_doc_build(card, &doc);
     cx__buf_printf(&b, "\n%s\n%s\n%s\n%s\n", doc.question.p ? doc.question.p : "",

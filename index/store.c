@@ -17,7 +17,7 @@ enum {
   S_FILE, S_CARD, S_PACK, S_TAG, S_CLAUSE, S_SOURCE, S_ACTION, S_LINK, S_SECTION, S_FTS,
   S_WARNING, S_META, S_SYNONYM, S_HIT,
   /* copying an unchanged card from the old index: ?1 new rowid, ?2 old rowid */
-  C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_FTS,
+  C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_HIT, C_FTS,
   C_WARNING, C_WARNINGS_OF,
   S_COUNT
 };
@@ -57,6 +57,11 @@ static const char *const stmt_sql[S_COUNT] = {
              " WHERE card = ?2 ORDER BY rowid",
   [C_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) SELECT ?1, ord, name,"
                 " markdown, text FROM old.sections WHERE card = ?2 ORDER BY rowid",
+  /* The builder fingerprint covers the sample card's hit row, so an old row
+   * is what cx__hit_row would compute (a missing one is filled in by
+   * cx__engine_post_build). */
+  [C_HIT] = "INSERT INTO cx_hits(rowid, hit, plain, others) SELECT ?1, hit, plain, others"
+            " FROM old.cx_hits WHERE rowid = ?2",
   /* Read, then inserted by S_FTS: an INSERT … SELECT into FTS5 opens a
    * savepoint, and FTS5 flushes its pending terms to a new segment at every
    * savepoint — slow, and the index would differ from a full build's. */
@@ -553,7 +558,7 @@ int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *e
   int rc = insert_file(st, it, row, err);
   if (rc) return rc;
   static const int copies[] = {C_CARD, C_PACK,   C_TAG,     C_CLAUSE, C_SOURCE,
-                               C_ACTION, C_LINK, C_SECTION, C_WARNING};
+                               C_ACTION, C_LINK, C_SECTION, C_HIT, C_WARNING};
   for (size_t i = 0; i < sizeof copies / sizeof *copies; i++) {
     sqlite3_stmt *s = st->stmt[copies[i]];
     sqlite3_bind_int64(s, 1, row);
