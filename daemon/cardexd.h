@@ -110,6 +110,9 @@ typedef struct cxd_index_ref {
 
 cxd_index_ref *cxd_index_ref_acquire(cxd_index_ref *r);
 void cxd_index_ref_release(cxd_index_ref *r);
+/* Errors from the engine name the file it opened, open_path: name the index
+ * (r->path) instead. Any thread; r is only read. */
+void cxd_index_ref_unalias(const cxd_index_ref *r, cxd_error *e);
 
 /* ---- methods (methods.c, method_*.c) ------------------------------------ */
 

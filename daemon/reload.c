@@ -54,6 +54,21 @@ void cxd_index_ref_release(cxd_index_ref *r) {
   free(r);
 }
 
+static void replace_all(char *s, size_t cap, const char *from, const char *to);
+
+void cxd_index_ref_unalias(const cxd_index_ref *r, cxd_error *e) {
+  if (r == NULL || !r->linked) return;
+  replace_all(e->message, sizeof e->message, r->open_path, r->path);
+  json_t *reason = json_object_get(e->data, "reason");
+  if (json_is_string(reason)) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", json_string_value(reason));
+    replace_all(buf, sizeof buf, r->open_path, r->path);
+    json_t *fixed = json_string(buf); /* NULL if the copy cut a UTF-8 sequence: keep it */
+    if (fixed) json_object_set_new(e->data, "reason", fixed);
+  }
+}
+
 /* ---- the build thread --------------------------------------------------- */
 
 /* A directory's identity: the same path can be a new directory (rm -rf and

@@ -185,6 +185,7 @@ void cxd_rpc_run_on_worker(cxd_req *r, int open_rc, const cx_err *open_err) {
     if (rc == 0) rc = r->method->run(r, &result, &err);
   }
   r->failed = rc != 0;
+  if (rc != 0) cxd_index_ref_unalias(r->ixref, &err);
   if (r->id) {
     if (rc == 0) cxd_rpc_write_result(&r->line, r->id, result);
     else cxd_rpc_write_error(&r->line, r->id, &err);

@@ -222,6 +222,10 @@ def test_in_place_overwrite():
         for r in (c.call("search", {"query": q}), c.call("get", {"id": "Q081"})):
             check("result" in r or r["error"]["code"] in (-32603, -32001),
                   "after an in-place overwrite: %r" % r)
+            if r.get("error", {}).get("code") == -32603:
+                check(index in r["error"]["message"] and ".serving-" not in r["error"]["message"]
+                      and ".serving-" not in r["error"]["data"]["reason"],
+                      "the error should name the index file: %r" % r["error"])
     check(d.proc.poll() is None, "the daemon died after its index was overwritten in place:\n%s"
           % d.log_text()[-2000:])
     L.still_answers(d.sock)
