@@ -387,14 +387,16 @@ static int build_words(builder *b) {
  * The builder computes the rows of the cards it parses in its parser threads
  * (cx__hit_row); this fills in the others from the stored rows, with the
  * same result. */
-#define TABLES_DDL                                                                         \
+#define DROP_DDL                                                                           \
   "DROP TABLE IF EXISTS %1$s.cx_hits; DROP TABLE IF EXISTS %1$s.cx_postings;"              \
-  "DROP TABLE IF EXISTS %1$s.cx_words;"                                                    \
-  "CREATE TABLE %1$s.cx_hits(rowid INTEGER PRIMARY KEY, hit TEXT NOT NULL, plain TEXT,"    \
+  "DROP TABLE IF EXISTS %1$s.cx_words;"
+/* %2$s: "" or "IF NOT EXISTS " */
+#define CREATE_DDL                                                                         \
+  "CREATE TABLE %2$s%1$s.cx_hits(rowid INTEGER PRIMARY KEY, hit TEXT NOT NULL, plain TEXT,"    \
   "  others TEXT);"                                                                        \
-  "CREATE TABLE %1$s.cx_postings(term TEXT PRIMARY KEY, df INTEGER NOT NULL,"              \
+  "CREATE TABLE %2$s%1$s.cx_postings(term TEXT PRIMARY KEY, df INTEGER NOT NULL,"              \
   "  maxq INTEGER NOT NULL, data BLOB NOT NULL);"                                          \
-  "CREATE TABLE %1$s.cx_words(word TEXT PRIMARY KEY, stem TEXT NOT NULL,"                  \
+  "CREATE TABLE %2$s%1$s.cx_words(word TEXT PRIMARY KEY, stem TEXT NOT NULL,"                  \
   "  df INTEGER NOT NULL) WITHOUT ROWID;"
 
 /* Created with the rest of the schema, the tables' roots sit in the first
@@ -402,7 +404,7 @@ static int build_words(builder *b) {
 int cx__engine_tables_create(sqlite3 *db, cx_err *err) {
   cx__buf sql;
   cx__buf_init(&sql);
-  cx__buf_printf(&sql, TABLES_DDL, "main");
+  cx__buf_printf(&sql, DROP_DDL CREATE_DDL, "main", "");
   int rc = 0;
   if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK)
     rc = cx_err_set(err, CX_ESQLITE, "", "creating the query engine's tables: %s",
@@ -506,8 +508,8 @@ static int build_hits(builder *b, int only_missing) {
   return rc;
 }
 
-/* keep_hits: the tables exist (cx__engine_tables_create), cx_hits holds the
- * rows of the cards the builder parsed; only the other cards' are added. */
+/* keep_hits: cx_hits is kept (the builder inserted the rows of the cards it
+ * parsed); only the other cards' rows are added. */
 static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx_err *err) {
   builder b = {db, schema, {0}, NULL, err};
   b.tmp.db = db;
@@ -520,10 +522,14 @@ static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx_err *
   }
   cx__buf sql;
   cx__buf_init(&sql);
-  if (!keep_hits) {
-    cx__buf_printf(&sql, TABLES_DDL, schema);
-    if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK) rc = b_err(&b, "creating tables");
-  }
+  /* Kept: made by cx__engine_tables_create, or missing in an index built
+   * without them (bench_query --post-build), or filled by an earlier run. */
+  if (keep_hits)
+    cx__buf_printf(&sql, CREATE_DDL "DELETE FROM %1$s.cx_postings; DELETE FROM %1$s.cx_words;",
+                   schema, "IF NOT EXISTS ");
+  else
+    cx__buf_printf(&sql, DROP_DDL CREATE_DDL, schema, "");
+  if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK) rc = b_err(&b, "creating tables");
   cx__buf_destroy(&sql);
   cx__buf_init(&sql);
   cx__buf_printf(&sql, "INSERT INTO %s.cx_postings(term, df, maxq, data) VALUES (?1, ?2, ?3, ?4)", schema);
