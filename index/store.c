@@ -103,11 +103,23 @@ void cx__utc_now(char out[32]) {
 }
 
 static int db_error(cx__store *st, cx_err *err, const char *doing) {
-  /* A full disk is the user's to fix, not a database problem: CX_EIO, which
-   * also keeps cx_index_build from retrying in full (more space, same end). */
-  int full = sqlite3_errcode(st->db) == SQLITE_FULL;
-  return cx_err_set(err, full ? CX_EIO : CX_ESQLITE, NULL, "%s: %s: %s%s", st->tmp_path, doing,
-                    sqlite3_errmsg(st->db), full ? "; free some disk space and build again" : "");
+  /* A full disk or a file size limit is the user's to fix, not a database
+   * problem: CX_EIO, which also keeps cx_index_build from retrying in full
+   * (more space, same end). SQLite says only "disk I/O error" for the limit
+   * (EFBIG) and for a quota (EDQUOT): the system's reason is added. */
+  int code = sqlite3_errcode(st->db), sys = sqlite3_system_errno(st->db);
+  /* After a failed COMMIT's rollback errno is gone; the file keeps its own. */
+  if (code == SQLITE_IOERR && sys == 0)
+    sqlite3_file_control(st->db, "main", SQLITE_FCNTL_LAST_ERRNO, &sys);
+  int ioerr = code == SQLITE_IOERR && sys != 0;
+  const char *hint = code == SQLITE_FULL || (ioerr && (sys == ENOSPC || sys == EDQUOT))
+                         ? "; free some disk space and build again"
+                     : ioerr && sys == EFBIG
+                         ? "; the file size limit was reached (ulimit -f, or the file system's)"
+                         : NULL;
+  return cx_err_set(err, hint ? CX_EIO : CX_ESQLITE, NULL, "%s: %s: %s%s%s%s%s", st->tmp_path,
+                    doing, sqlite3_errmsg(st->db), ioerr ? " (" : "", ioerr ? strerror(sys) : "",
+                    ioerr ? ")" : "", hint ? hint : "");
 }
 
 /* "file:" URI of a path, so that ATTACH can open it read-only. */
