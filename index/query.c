@@ -725,7 +725,9 @@ int cx_related(cx_index *ix, const char *id, int limit, json_t **result, cx_err 
       json_t *base = cx__hentry_base(e);
       cx__buf text;
       cx__buf_init(&text);
-      cx__buf_puts(&text, json_string_value(json_object_get(base, "question")));
+      /* A damaged cx_hits row may lack the question: no terms, not UB. */
+      const char *question = json_string_value(json_object_get(base, "question"));
+      cx__buf_puts(&text, question ? question : "");
       const char *title = json_string_value(json_object_get(base, "title"));
       if (title && strcmp(title, text.p) != 0) {
         cx__buf_putc(&text, ' ');
