@@ -36,6 +36,7 @@ struct cxd_build_job {
   char **dirs; /* --watch: every directory under seeds */
   uint64_t *dir_ids; /* and each one's identity (dev, inode), to see one replaced */
   size_t ndirs;
+  int root_missing; /* the seeds directory is not there: nothing to walk */
 };
 
 /* ---- generations -------------------------------------------------------- */
@@ -199,6 +200,7 @@ static void build_thread(void *arg) {
   if (job->seeds && stat(job->seeds, &root) != 0) {
     /* Not "1 card does not parse": say what is wrong with the directory. */
     job->rc = CX_EIO;
+    job->root_missing = 1;
     snprintf(job->msg, sizeof job->msg, "the cards directory %.700s is not there (%s)%s",
              job->seeds, strerror(errno),
              job->watch ? "; it is indexed again as soon as it comes back" : "");
@@ -250,7 +252,7 @@ static void build_thread(void *arg) {
       job->cards = json_is_integer(cards) ? (size_t)json_integer_value(cards) : 0;
     }
   }
-  if (job->watch && job->rc != CX_EIO) walk_dirs(job, job->seeds, 0);
+  if (job->watch && !job->root_missing) walk_dirs(job, job->seeds, 0);
 #ifdef __GLIBC__
   /* A build frees hundreds of MB at 100k cards; give them back to the system
    * now instead of keeping them in this thread's arena for the next build. */
