@@ -544,6 +544,7 @@ int cxd_reload_init(cxd_server *srv) {
     if (rc == 0) {
       rl->root_poll.data = srv;
       rc = uv_fs_poll_start(&rl->root_poll, on_root_poll, srv->opt.seeds_dir, 1000);
+      if (rc != 0) uv_close((uv_handle_t *)&rl->root_poll, NULL);
     }
     if (rc != 0)
       cxd_log(CXD_LOG_WARN, "cannot poll %s: %s (a removed cards directory is not noticed "
