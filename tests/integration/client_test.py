@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cxdaemon import Daemon  # noqa: E402
+from cxdaemon import SRC, Daemon  # noqa: E402
 
 CARDEX = os.environ.get("CARDEX", "build/client/cardex")
 
@@ -183,6 +183,31 @@ class ClientTest(unittest.TestCase):
             r = run(args, self.sock)
             self.assertEqual(r.returncode, 0, args)
             self.assertTrue(r.stdout.strip())
+
+    def test_bash_completion(self):
+        if shutil.which("bash") is None:
+            self.skipTest("no bash")
+        script = os.path.join(SRC, "contrib", "completion", "cardex.bash")
+        bindir = os.path.dirname(os.path.abspath(CARDEX))
+        prog = ("source %s; " % script +
+                "COMP_WORDS=(cardex --socket %s show Q08); COMP_CWORD=4; _cardex; "
+                "echo ids ${COMPREPLY[*]}; "
+                "COMP_WORDS=(cardex --socket %s --pack ''); COMP_CWORD=4; _cardex; "
+                "echo packs ${COMPREPLY[*]}; "
+                "COMP_WORDS=(cardex sh); COMP_CWORD=1; _cardex; echo cmds ${COMPREPLY[*]}")
+        prog = prog % (self.sock, self.sock)
+        # The completion calls `cardex`, which must be the binary under test.
+        env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+        link = os.path.join(self.tmp, "bin")
+        os.makedirs(link, exist_ok=True)
+        if not os.path.exists(os.path.join(link, "cardex")):
+            os.symlink(os.path.abspath(CARDEX), os.path.join(link, "cardex"))
+        env["PATH"] = link + os.pathsep + env["PATH"]
+        r = subprocess.run(["bash", "-c", prog], capture_output=True, text=True, env=env, timeout=30)
+        out = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
+        self.assertIn("Q081", out.get("ids", "").split(), r.stdout + r.stderr)
+        self.assertIn("ISO27001:2022", out.get("packs", "").split(), r.stdout + r.stderr)
+        self.assertEqual(out.get("cmds"), "show")
 
     def test_terminal_colour_and_no_color(self):
         def on_pty(env):
