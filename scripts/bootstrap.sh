@@ -26,18 +26,24 @@ install_packages() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-build() { # build DIR [cmake args...]
+build() { # build DIR [cmake args...]; QUIET_BUILD=1 keeps the compiler's output in DIR/build.log
   local dir=$1; shift
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs"
+  if [ "${QUIET_BUILD:-0}" = 1 ]; then
+    echo "bootstrap: building in $dir (log: $dir/build.log)" >&2
+    cmake --build "$dir" -j "$jobs" >"$dir/build.log" 2>&1 || { cat "$dir/build.log" >&2; exit 1; }
+  else
+    cmake --build "$dir" -j "$jobs"
+  fi
 }
 
 case "${1:-}" in
   demo)
     install_packages "${packages[@]}"
-    build build
+    QUIET_BUILD=1 build build
     sock="$root/build/demo.sock"
     build/index/cardex-index build seeds -o build/cardex.db
+    echo "bootstrap: starting cardexd on $sock" >&2
     build/daemon/cardexd --index build/cardex.db --socket "$sock" --log-level warn &
     daemon=$!
     trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true' EXIT
