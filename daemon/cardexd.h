@@ -365,4 +365,8 @@ void cxd_server_shutdown(cxd_server *srv, int exit_code, const char *why);
 /* Milliseconds of the loop's clock. */
 #define cxd_now_ms(srv) (uv_now((srv)->loop))
 
+/* methods.c: the params of `search` and `answer` as a cx_search_req in r->prep. */
+int cxd_prep_search_req(cxd_req *r, cxd_error *e);
+void cxd_release_search_req(void *prep);
+
 #endif

@@ -121,3 +121,25 @@ int cxd_params_string(json_t *params, const char *field, const char **out, cxd_e
   *out = json_string_value(v);
   return 0;
 }
+
+/* The search-shaped params of `search` and `answer`, checked on the loop thread
+ * and kept as the request's prep until release. */
+int cxd_prep_search_req(cxd_req *r, cxd_error *e) {
+  if (r->params == NULL)
+    return cxd_error_param(e, "query", "invalid params: `query` is required");
+  cx_search_req *q = cx_xcalloc(1, sizeof *q);
+  cx_err err = {0};
+  int rc = cx_search_req_from_json(r->params, q, &err);
+  if (rc != 0) {
+    cx_search_req_destroy(q);
+    free(q);
+    return cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_us);
+  }
+  r->prep = q;
+  return 0;
+}
+
+void cxd_release_search_req(void *prep) {
+  cx_search_req_destroy(prep);
+  free(prep);
+}
