@@ -71,8 +71,8 @@ static int run_answer(cl_opts *o, int argc, char **argv) {
       const char *loc = json_string_value(json_object_get(s, "locator"));
       const char *sid = json_string_value(json_object_get(s, "id"));
       char line[2048];
-      snprintf(line, sizeof line, "%s%s%s%s%s", title ? title : (sid ? sid : ""),
-               loc ? " (" : "", loc ? loc : "", loc ? ")" : "", "");
+      snprintf(line, sizeof line, "%s%s%s%s", title ? title : (sid ? sid : ""),
+               loc ? " (" : "", loc ? loc : "", loc ? ")" : "");
       printf("  \xE2\x80\xA2 ");
       cl_wrap(stdout, line, 0, 4, o->width);
     }
