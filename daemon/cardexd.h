@@ -132,6 +132,10 @@ typedef struct cxd_method {
    * method keeps req and finishes it later with cxd_req_finish (loop only). */
   int (*run)(struct cxd_req *req, json_t **result, cxd_error *err);
   void (*release)(void *prep); /* frees req->prep; NULL if none is made */
+  /* Optional, worker methods only: appends the result as JSON text to out
+   * instead of run building it (0), or -1 with err set and out as it was.
+   * The text must be what cxd_json_write writes for run's result. */
+  int (*write)(struct cxd_req *req, cx__buf *out, cxd_error *err);
 } cxd_method;
 
 #define CXD_PENDING 1

@@ -15,4 +15,4 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   return rc ? cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_us) : 0;
 }
 
-const cxd_method cxd_method_answer = {"answer", 1, check, run, cxd_release_search_req};
+const cxd_method cxd_method_answer = {"answer", 1, check, run, cxd_release_search_req, NULL};

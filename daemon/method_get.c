@@ -26,4 +26,4 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   return rc ? cxd_error_from_cx(e, rc, &err, r->prep, r->srv->opt.query_timeout_us) : 0;
 }
 
-const cxd_method cxd_method_get = {"get", 1, check, run, NULL};
+const cxd_method cxd_method_get = {"get", 1, check, run, NULL, NULL};

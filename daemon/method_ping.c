@@ -23,4 +23,4 @@ void cxd_method_ping_cleanup(void) {
   pong = NULL;
 }
 
-const cxd_method cxd_method_ping = {"ping", 0, check, run, NULL};
+const cxd_method cxd_method_ping = {"ping", 0, check, run, NULL, NULL};

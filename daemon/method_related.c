@@ -29,4 +29,4 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   return rc ? cxd_error_from_cx(e, rc, &err, a->id, r->srv->opt.query_timeout_us) : 0;
 }
 
-const cxd_method cxd_method_related = {"related", 1, check, run, free};
+const cxd_method cxd_method_related = {"related", 1, check, run, free, NULL};

@@ -11,4 +11,4 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   return CXD_PENDING;
 }
 
-const cxd_method cxd_method_reload = {"reload", 0, check, run, NULL};
+const cxd_method cxd_method_reload = {"reload", 0, check, run, NULL, NULL};

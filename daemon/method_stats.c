@@ -45,4 +45,4 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   return 0;
 }
 
-const cxd_method cxd_method_stats = {"stats", 0, check, run, NULL};
+const cxd_method cxd_method_stats = {"stats", 0, check, run, NULL, NULL};

@@ -28,4 +28,4 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   return rc ? cxd_error_from_cx(e, rc, &err, NULL, r->srv->opt.query_timeout_us) : 0;
 }
 
-const cxd_method cxd_method_suggest = {"suggest", 1, check, run, free};
+const cxd_method cxd_method_suggest = {"suggest", 1, check, run, free, NULL};

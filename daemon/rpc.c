@@ -173,7 +173,7 @@ void cxd_rpc_run_on_worker(cxd_req *r, int open_rc, const cx_err *open_err) {
   cxd_error err = {0};
   cxd_pool_buf_take(&r->line);
   json_t *result = NULL;
-  int rc;
+  int rc, written = 0;
   if (r->ix == NULL) {
     rc = cxd_error_set(&err, CXD_INTERNAL_ERROR,
                        json_pack("{s:s}", "reason", open_err->msg[0] ? open_err->msg
@@ -182,11 +182,21 @@ void cxd_rpc_run_on_worker(cxd_req *r, int open_rc, const cx_err *open_err) {
                        open_err->msg[0] ? open_err->msg : cx_strerror(open_rc));
   } else {
     rc = r->method->check ? r->method->check(r, &err) : 0;
-    if (rc == 0) rc = r->method->run(r, &result, &err);
+    if (rc == 0 && r->method->write && r->id) {
+      /* The result goes into the reply as text, between head and tail. */
+      put_head(&r->line, r->id);
+      cx__buf_puts(&r->line, ",\"result\":");
+      rc = r->method->write(r, &r->line, &err);
+      if (rc == 0) cx__buf_puts(&r->line, "}\n");
+      else r->line.n = 0;
+      written = rc == 0;
+    } else if (rc == 0) {
+      rc = r->method->run(r, &result, &err);
+    }
   }
   r->failed = rc != 0;
   if (rc != 0) cxd_index_ref_unalias(r->ixref, &err);
-  if (r->id) {
+  if (r->id && !written) {
     if (rc == 0) cxd_rpc_write_result(&r->line, r->id, result);
     else cxd_rpc_write_error(&r->line, r->id, &err);
   }

@@ -183,6 +183,15 @@ typedef struct cx__snip_terms {
  * snippet highlighting terms. */
 json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_terms *terms,
                      const char *open, const char *close);
+/* Appends what cx__json_write would write for cx__hit_json's object, from the
+ * entry's pre-encoded fields (scratch: a buffer for the snippet). -1 with
+ * nothing appended when the entry cannot be spliced: use cx__hit_json. */
+int cx__hit_write(cx_index *ix, cx__hentry *e, double score, const cx__snip_terms *terms,
+                  const char *open, const char *close, cx__buf *out, cx__buf *scratch);
+/* cx_search's result appended to out as compact JSON text, byte for byte
+ * what cx__json_write writes for cx_search's result, without building it
+ * (cardexd's search replies). On error out is left as it was. */
+int cx__search_text(cx_index *ix, const cx_search_req *req, cx__buf *out, cx_err *err);
 /* The text of the entry's "Plain-English answer" (NULL if none); borrowed. */
 const char *cx__hentry_plain(const cx__hentry *e);
 /* The entry's hit fields; borrowed. */

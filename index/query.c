@@ -1,5 +1,6 @@
 /* query.c — the query API: search, answer, get, suggest, related; hits, snippets, explanations. */
 #include "rank_internal.h"
+#include "cx_json.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -354,9 +355,10 @@ static int valid_markers(const cx_search_req *req) {
   return 1;
 }
 
-int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *err) {
-  *result = NULL;
-  int64_t t0 = cx__now_us();
+/* What cx_search and cx__search_text share: the request checked and run,
+ * snippet terms made. On error q and res are already released. */
+static int search_start(cx_index *ix, const cx_search_req *req, cx__query *q, cx__result *res,
+                        cx__snip_terms *terms, cx_err *err) {
   cx__deadline_start(ix);
   if (req->limit < 1 || req->limit > CX_MAX_LIMIT)
     return cx_err_set(err, CX_EINVAL, "limit", "`limit` must be an integer from 1 to %d, got %d",
@@ -365,16 +367,24 @@ int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
     return cx_err_set(err, CX_EINVAL, "offset", "`offset` must be an integer >= 0, got %d", req->offset);
   if (!valid_markers(req))
     return cx_err_set(err, CX_EINVAL, "highlight", "`highlight` markers must be valid UTF-8");
-  cx__query q;
-  cx__result res;
-  int rc = run_query(ix, req, (size_t)req->offset + (size_t)req->limit, &q, &res, err);
+  int rc = run_query(ix, req, (size_t)req->offset + (size_t)req->limit, q, res, err);
   if (rc) {
-    cx__query_destroy(&q);
-    cx__result_destroy(&res);
+    cx__query_destroy(q);
+    cx__result_destroy(res);
     return rc;
   }
+  snip_terms_init(q, terms);
+  return 0;
+}
+
+int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *err) {
+  *result = NULL;
+  int64_t t0 = cx__now_us();
+  cx__query q;
+  cx__result res;
   cx__snip_terms terms;
-  snip_terms_init(&q, &terms);
+  int rc = search_start(ix, req, &q, &res, &terms, err);
+  if (rc) return rc;
   json_t *hits = json_array();
   for (size_t i = (size_t)req->offset; i < res.nhits && rc == 0; i++) {
     json_t *h = make_hit(ix, &q, &res.hits[i], &terms, req, err);
@@ -391,6 +401,61 @@ int cx_search(cx_index *ix, const cx_search_req *req, json_t **result, cx_err *e
     *result = o;
   } else {
     json_decref(hits);
+  }
+  snip_terms_destroy(&terms);
+  cx__query_destroy(&q);
+  cx__result_destroy(&res);
+  return rc;
+}
+
+/* The same result as text. Hits are written first, where the result will
+ * be, and the head ("total", "took_us" measured after the hits as in
+ * cx_search, ...) is put in front of them at the end: one memmove of a few
+ * KB instead of a second buffer. */
+int cx__search_text(cx_index *ix, const cx_search_req *req, cx__buf *out, cx_err *err) {
+  int64_t t0 = cx__now_us();
+  cx__query q;
+  cx__result res;
+  cx__snip_terms terms;
+  int rc = search_start(ix, req, &q, &res, &terms, err);
+  if (rc) return rc;
+  size_t start = out->n;
+  cx__buf scratch;
+  cx__buf_init(&scratch);
+  cx__buf_puts(out, ",\"hits\":[");
+  for (size_t i = (size_t)req->offset; i < res.nhits && rc == 0; i++) {
+    if (i > (size_t)req->offset) cx__buf_putc(out, ',');
+    const cx__hit *hit = &res.hits[i];
+    cx__hentry *e = NULL;
+    if (!(req->explain && !req->raw)) {
+      e = cx__hentry_get(ix, hit->rowid, err);
+      if (e == NULL) {
+        rc = err ? err->code : CX_ECORRUPT;
+        break;
+      }
+    }
+    if (e == NULL || cx__hit_write(ix, e, hit->score, &terms, req->hl_open ? req->hl_open : "**",
+                                   req->hl_close ? req->hl_close : "**", out, &scratch) != 0) {
+      json_t *h = make_hit(ix, &q, hit, &terms, req, err);
+      if (h == NULL) rc = err ? err->code : CX_ECORRUPT;
+      else cx__json_write(out, h);
+      json_decref(h);
+    }
+  }
+  cx__buf_destroy(&scratch);
+  if (rc == 0) {
+    cx__buf_puts(out, "]}");
+    char head[160];
+    int hn = snprintf(head, sizeof head, "{\"total\":%lld%s,\"took_us\":%lld%s",
+                      (long long)res.total, res.total_exact ? "" : ",\"total_is_estimate\":true",
+                      (long long)(cx__now_us() - t0), q.truncated ? ",\"query_truncated\":true" : "");
+    size_t body = out->n - start;
+    cx__buf_add(out, head, (size_t)hn); /* room for the head */
+    memmove(out->p + start + hn, out->p + start, body);
+    memcpy(out->p + start, head, (size_t)hn);
+  } else {
+    out->n = start;
+    if (out->p) out->p[start] = '\0';
   }
   snip_terms_destroy(&terms);
   cx__query_destroy(&q);

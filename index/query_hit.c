@@ -1,5 +1,6 @@
 /* query_hit.c — hits as a UI shows them: a per-handle cache of each card's hit fields and tokenised sections, and snippets. */
 #include "engine_internal.h"
+#include "cx_json.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -29,6 +30,12 @@ typedef struct hsec {
 struct cx__hentry {
   int64_t rowid;
   json_t *hit; /* shared by every result built from it: never modified */
+  /* hit as compact JSON text without its closing '}' (and with a ',' when
+   * it has fields), for cx__hit_write to splice: made on first use.
+   * text_state 0: not yet, 1: made, -1: hit cannot be spliced. */
+  char *text;
+  size_t text_len;
+  int text_state;
   hsec *secs;  /* the plain-English answer first, then the others in order */
   size_t nsecs, cap;
   int all_loaded; /* the sections besides the plain-English answer are in secs */
@@ -104,6 +111,7 @@ json_t *cx__card_json(cx_index *ix, int64_t rowid, cx_err *err) {
 static void entry_free(cx__hentry *e) {
   if (e == NULL) return;
   json_decref(e->hit);
+  free(e->text);
   for (size_t i = 0; i < e->nsecs; i++) {
     free(e->secs[i].text);
     free(e->secs[i].toks);
@@ -350,10 +358,8 @@ static unsigned char *matches(const hsec *s, const cx__snip_terms *terms, unsign
 /* The window with the most query terms, from the plain-English answer when
  * it has any, else from the first section that has one; the plain-English
  * answer's start when nothing matches. */
-static char *snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, const char *open,
-                     const char *close, cx_err *err) {
-  cx__buf out;
-  cx__buf_init(&out);
+static void snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, const char *open,
+                    const char *close, cx__buf *out, cx_err *err) {
   unsigned char stackbuf[2][512];
   unsigned char *best_m = NULL;
   size_t best = SIZE_MAX; /* an index: loading sections moves e->secs */
@@ -382,9 +388,8 @@ static char *snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, c
       free(m);
     }
   }
-  if (best != SIZE_MAX) render_window(&e->secs[best], best_m, best_from, open, close, &out);
+  if (best != SIZE_MAX) render_window(&e->secs[best], best_m, best_from, open, close, out);
   if (best_m && best_m != stackbuf[0] && best_m != stackbuf[1]) free(best_m);
-  return cx__buf_detach(&out);
 }
 
 json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_terms *terms,
@@ -392,10 +397,51 @@ json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_t
   json_t *h = json_object();
   json_object_update(h, e->hit);
   json_object_set_new(h, "score", json_real(round(score * 1000.0) / 1000.0));
-  char *snip = snippet(ix, e, terms, open, close, NULL);
+  cx__buf snip;
+  cx__buf_init(&snip);
+  snippet(ix, e, terms, open, close, &snip, NULL);
   /* Valid UTF-8 by construction: cards are checked by the parser, windows
    * end at token boundaries, markers come from a parsed JSON request. */
-  json_object_set_new(h, "snippet", json_stringn_nocheck(snip, strlen(snip)));
-  free(snip);
+  json_object_set_new(h, "snippet", json_stringn_nocheck(snip.p ? snip.p : "", snip.n));
+  cx__buf_destroy(&snip);
   return h;
+}
+
+/* The entry's fields as text, once. A hit object with "score" or "snippet"
+ * among them (a damaged cx_hits row) gets those keys replaced in place by
+ * cx__hit_json, which splicing cannot reproduce: such entries are not
+ * spliced. */
+static int hit_text(cx__hentry *e) {
+  if (e->text_state) return e->text_state;
+  if (!json_is_object(e->hit) || json_object_get(e->hit, "score") ||
+      json_object_get(e->hit, "snippet")) {
+    e->text_state = -1;
+    return -1;
+  }
+  cx__buf t;
+  cx__buf_init(&t);
+  cx__json_write(&t, e->hit); /* "{...}" */
+  t.n--;                      /* the closing '}' */
+  if (t.n > 1) cx__buf_putc(&t, ',');
+  t.p[t.n] = '\0';
+  e->text_len = t.n;
+  e->text = cx__buf_detach(&t);
+  e->text_state = 1;
+  return 1;
+}
+
+int cx__hit_write(cx_index *ix, cx__hentry *e, double score, const cx__snip_terms *terms,
+                  const char *open, const char *close, cx__buf *out, cx__buf *scratch) {
+  if (hit_text(e) < 0) return -1;
+  cx__buf_add(out, e->text, e->text_len);
+  cx__buf_puts(out, "\"score\":");
+  double v = round(score * 1000.0) / 1000.0;
+  if (isfinite(v)) cx__json_put_real(out, v);
+  else cx__buf_puts(out, "null");
+  cx__buf_puts(out, ",\"snippet\":");
+  scratch->n = 0;
+  snippet(ix, e, terms, open, close, scratch, NULL);
+  cx__json_put_string(out, scratch->p ? scratch->p : "", scratch->n);
+  cx__buf_putc(out, '}');
+  return 0;
 }

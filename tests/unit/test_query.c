@@ -1,6 +1,7 @@
 /* test_query.c — the query engine against an index of seeds/: hostile inputs, identifiers,
  * synonyms, typos, filters, pagination, snippets, explain, raw syntax, and every method. */
 #include "../../index/rank_internal.h"
+#include "../../index/cx_json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +474,106 @@ static void test_agreement(void) {
   }
 }
 
+/* "took_us":N with N dropped: the one member that differs between two runs. */
+static void drop_took(char *s) {
+  char *t = strstr(s, "\"took_us\":");
+  if (t == NULL) return;
+  t += 10;
+  size_t d = strspn(t, "0123456789");
+  memmove(t, t + d, strlen(t + d) + 1);
+}
+
+/* cx__search_text (what cardexd replies with) writes exactly the text of
+ * cx_search's result: every eval question and every kind of request, with
+ * cards cached and not, with the cache cleared under a query. */
+static void same_text(const char *params_json) {
+  json_error_t jerr;
+  json_t *params = json_loads(params_json, 0, &jerr);
+  CHECK(params != NULL, "bad test params %s", params_json);
+  if (params == NULL) return;
+  cx_search_req req;
+  cx_err err = {0};
+  if (cx_search_req_from_json(params, &req, &err) != 0) {
+    CHECK(0, "params %s: %s", params_json, err.msg);
+    json_decref(params);
+    return;
+  }
+  json_t *res = NULL;
+  cx_err e1 = {0}, e2 = {0};
+  int rc1 = cx_search(ix, &req, &res, &e1);
+  cx__buf want, got;
+  cx__buf_init(&want);
+  cx__buf_init(&got);
+  cx__buf_puts(&got, "[");
+  if (rc1 == 0) cx__json_write(&want, res);
+  int rc2 = cx__search_text(ix, &req, &got, &e2);
+  CHECK(rc1 == rc2, "%s: cx_search %d, cx__search_text %d", params_json, rc1, rc2);
+  if (rc1 == 0 && rc2 == 0) {
+    drop_took(want.p);
+    drop_took(got.p);
+    CHECK(strcmp(want.p, got.p + 1) == 0, "%s:\n  json: %s\n  text: %s", params_json, want.p,
+          got.p + 1);
+  } else {
+    CHECK(strcmp(got.p, "[") == 0 && strcmp(e1.msg, e2.msg) == 0,
+          "%s: the failed text call left %s (%s / %s)", params_json, got.p, e1.msg, e2.msg);
+  }
+  json_decref(res);
+  cx__buf_destroy(&want);
+  cx__buf_destroy(&got);
+  cx_search_req_destroy(&req);
+  json_decref(params);
+}
+
+static void test_search_text(void) {
+  static const char *const dir = CX_SOURCE_DIR "/tests/eval/";
+  static const char *const files[] = {"gdpr.tsv", "iso27001_a.tsv", "iso27001_b.tsv", "nistcsf.tsv",
+                                      "soc2.tsv"};
+  size_t n = 0;
+  for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+    char path[512], line[2048];
+    snprintf(path, sizeof path, "%s%s", dir, files[f]);
+    FILE *fp = fopen(path, "r");
+    CHECK(fp != NULL, "cannot read %s", path);
+    if (fp == NULL) continue;
+    while (fgets(line, sizeof line, fp)) {
+      if (line[0] == '#') continue;
+      char *q = strchr(line, '\t');
+      q = q ? strchr(q + 1, '\t') : NULL;
+      if (q == NULL) continue;
+      q++;
+      q[strcspn(q, "\r\n")] = '\0';
+      json_t *p = json_pack("{s:s,s:i}", "query", q, "limit", (int)(n % 3 == 0 ? 20 : 10));
+      char *ps = json_dumps(p, JSON_COMPACT);
+      same_text(ps);
+      free(ps);
+      json_decref(p);
+      n++;
+    }
+    fclose(fp);
+  }
+  CHECK(n >= 200, "only %zu eval questions read", n);
+  const char *const cases[] = {
+      "{\"query\":\"risk assessment\",\"highlight\":[\"<b>\\\"\",\"</b>\\n\"]}",
+      "{\"query\":\"risk assessment\",\"offset\":3,\"limit\":4}",
+      "{\"query\":\"risk assessment\",\"offset\":500}",
+      "{\"query\":\"access control policy\",\"explain\":true,\"limit\":3}",
+      "{\"query\":\"access AND control\",\"raw\":true}",
+      "{\"query\":\"access AND control\",\"raw\":true,\"explain\":true}",
+      "{\"query\":\"\",\"packs\":[\"GDPR\"],\"limit\":100}",
+      "{\"query\":\"\",\"id_prefix\":\"Q07\"}",
+      "{\"query\":\"   \"}",
+      "{\"query\":\"breach\",\"packs\":[\"GDPR\",\"SOC2\"],\"tags\":[\"Workflow\"]}",
+      "{\"query\":\"zzzzqqq nothing matches this\"}",
+      "{\"query\":\"(unbalanced\",\"raw\":true}",
+      "{\"query\":\"isms\",\"highlight\":[\"\",\"\"]}",
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) same_text(cases[i]);
+  ix->hcache_max = 3; /* the cache cleared between and under queries */
+  same_text("{\"query\":\"risk assessment methodology\",\"limit\":30}");
+  same_text("{\"query\":\"data protection officer\",\"limit\":30}");
+  ix->hcache_max = 0;
+}
+
 static void test_open_errors(void) {
   cx_index *bad;
   cx_err err = {0};
@@ -520,6 +621,7 @@ int main(void) {
   test_synonym_groups();
   test_typos();
   test_hit_cache();
+  test_search_text();
   test_open_errors();
   cx_index_close(ix);
   unlink(dbpath);
