@@ -3,6 +3,7 @@
  *   bench_query --post-build INDEX       add the engine's tables to an index built without them
  *   bench_query INDEX [-n N] [--seed S] [--tsv FILE]... [--no-naive] [--no-check] [--repeat R]
  *               [--slow US]        print every query slower than US microseconds
+ *               [--text-only]      time only cx__search_text (for perf record)
  *
  * Queries: N natural-language queries of 2-8 words drawn (seeded PRNG) from
  * the index's own questions and answers, with common words kept, each led by
@@ -11,7 +12,9 @@
  * same index): the naive plan ("t1" OR "t2" ... ORDER BY bm25 LIMIT 10), the
  * whole cx_search (hits, snippets, JSON; timed first, so the postings it reads
  * are cold unless earlier queries read them), then the engine's ranking alone
- * (parse + top 10, with the postings now cached), as wall and CPU time. It
+ * (parse + top 10, with the postings now cached), as wall and CPU time, and
+ * the query parse alone and cx__search_text (the result as JSON text, what
+ * cardexd sends) as CPU time. It
  * checks that the engine's top 10 equals its own scoring evaluated
  * exhaustively (every matching card scored by the cx_rank FTS5 function).
  */
@@ -154,7 +157,7 @@ int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--post-build") == 0) return post_build(argv[2]);
   const char *path = NULL;
   size_t n = 1000;
-  int naive = 1, check = 1, repeat = 1;
+  int naive = 1, check = 1, repeat = 1, text_only = 0;
   long long slow_us = 0;
   cx_strv queries = {0};
   for (int i = 1; i < argc; i++) {
@@ -165,10 +168,11 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--no-check") == 0) check = 0;
     else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = atoi(argv[++i]);
     else if (strcmp(argv[i], "--slow") == 0 && i + 1 < argc) slow_us = atoll(argv[++i]);
+    else if (strcmp(argv[i], "--text-only") == 0) text_only = 1;
     else if (argv[i][0] != '-' && path == NULL) path = argv[i];
     else {
       fprintf(stderr, "usage: bench_query INDEX [-n N] [--seed S] [--tsv FILE]... [--no-naive] "
-                      "[--no-check] [--repeat R] [--slow US]\n       bench_query --post-build INDEX\n");
+                      "[--no-check] [--repeat R] [--slow US] [--text-only]\n       bench_query --post-build INDEX\n");
       return 2;
     }
   }
@@ -193,7 +197,10 @@ int main(int argc, char **argv) {
   size_t nq = queries.n * (size_t)repeat;
   int64_t *t_naive = cx_xcalloc(nq, sizeof(int64_t)), *t_rank = cx_xcalloc(nq, sizeof(int64_t)),
           *t_search = cx_xcalloc(nq, sizeof(int64_t)), *c_rank = cx_xcalloc(nq, sizeof(int64_t)),
-          *c_search = cx_xcalloc(nq, sizeof(int64_t));
+          *c_search = cx_xcalloc(nq, sizeof(int64_t)), *c_text = cx_xcalloc(nq, sizeof(int64_t)),
+          *c_parse = cx_xcalloc(nq, sizeof(int64_t));
+  cx__buf tbuf;
+  cx__buf_init(&tbuf);
   size_t agree = 0, checked = 0, scored = 0;
   /* Warm-up: page cache and the engine's postings cache, as in a daemon. */
   for (size_t i = 0; i < queries.n && i < 50; i++) {
@@ -203,6 +210,22 @@ int main(int argc, char **argv) {
     cx__rank(ix, &q, NULL, 10, 0, &r, &err);
     cx__result_destroy(&r);
     cx__query_destroy(&q);
+  }
+  if (text_only) {
+    for (size_t rep = 0, k = 0; rep < (size_t)repeat; rep++)
+      for (size_t i = 0; i < queries.n; i++, k++) {
+        cx_search_req req = {.query = queries.v[i], .limit = 10};
+        int64_t ca = cpu_us();
+        tbuf.n = 0;
+        if (cx__search_text(ix, &req, &tbuf, &err) != 0) {
+          fprintf(stderr, "bench_query: %s: %s\n", queries.v[i], err.msg);
+          return 1;
+        }
+        c_text[k] = cpu_us() - ca;
+      }
+    printf("CPU time, search text: p50 %9.1f us  p99 %9.1f us  mean %.1f us (%zu queries)\n",
+           pct(c_text, nq, 0.5), pct(c_text, nq, 0.99), mean(c_text, nq), nq);
+    return 0;
   }
   for (size_t rep = 0, k = 0; rep < (size_t)repeat; rep++)
     for (size_t i = 0; i < queries.n; i++, k++) {
@@ -230,6 +253,17 @@ int main(int argc, char **argv) {
       if (rc == 0) rc = cx__rank(ix, &q, NULL, 10, 0, &r, &err);
       t_rank[k] = cx__now_us() - a;
       c_rank[k] = cpu_us() - ca;
+      if (rc == 0) {
+        cx__query q2;
+        ca = cpu_us();
+        cx__query_parse(ix, text, 0, 1, &q2, &err);
+        c_parse[k] = cpu_us() - ca;
+        cx__query_destroy(&q2);
+        ca = cpu_us();
+        tbuf.n = 0;
+        rc = cx__search_text(ix, &req, &tbuf, &err);
+        c_text[k] = cpu_us() - ca;
+      }
       if (rc) {
         fprintf(stderr, "bench_query: %s: %s\n", text, err.msg);
         return 1;
@@ -273,6 +307,11 @@ int main(int argc, char **argv) {
          pct(c_rank, nq, 0.99));
   printf("CPU time, cx_search: p50 %9.1f us  p99 %9.1f us  mean %.1f us\n", pct(c_search, nq, 0.5),
          pct(c_search, nq, 0.99), mean(c_search, nq));
+  printf("CPU time, parse    : p50 %9.1f us  p99 %9.1f us  mean %.1f us\n", pct(c_parse, nq, 0.5),
+         pct(c_parse, nq, 0.99), mean(c_parse, nq));
+  printf("CPU time, ranking  : mean %.1f us (parse included)\n", mean(c_rank, nq));
+  printf("CPU time, search as text (cardexd's path): p50 %9.1f us  p99 %9.1f us  mean %.1f us\n",
+         pct(c_text, nq, 0.5), pct(c_text, nq, 0.99), mean(c_text, nq));
   if (naive)
     printf("speed-up (ranking) : p50 %.1fx  p99 %.1fx\n", r50 > 0 ? n50 / r50 : 0, r99 > 0 ? n99 / r99 : 0);
   if (checked)
@@ -283,6 +322,9 @@ int main(int argc, char **argv) {
   free(t_search);
   free(c_rank);
   free(c_search);
+  free(c_text);
+  free(c_parse);
+  cx__buf_destroy(&tbuf);
   cx__strv_free(&queries);
   cx_index_close(ix);
   return 0;

@@ -173,11 +173,14 @@ json_t *cx__card_json(cx_index *ix, int64_t rowid, cx_err *err);
 cx__hentry *cx__hentry_get(cx_index *ix, int64_t rowid, cx_err *err);
 void cx__hit_cache_clear(cx_index *ix);
 /* Stems a snippet highlights, as hashes (cx__snip_terms_init/destroy). */
+#define CX__SNIP_SET 1024
 typedef struct cx__snip_terms {
   uint32_t *hash;
   size_t n;
-  /* Open-addressing set over hash: index+1 into hash, 0 empty. */
-  uint16_t set[256];
+  /* Open-addressing set over hash: index+1 into hash, 0 empty. At most 200
+   * entries in 1024 slots: a probe for a word no term has (most of a
+   * snippet's) ends at the first slot. */
+  uint16_t set[CX__SNIP_SET];
 } cx__snip_terms;
 /* A new hit object: the entry's fields (shared, immutable), score and a
  * snippet highlighting terms. */

@@ -90,6 +90,38 @@ void cx__json_put_string(cx__buf *b, const char *s, size_t n) {
 /* As jansson's jsonp_dtostr: "%.10g", then a ".0" if it reads as an integer,
  * and no '+' or leading zeros in the exponent. */
 void cx__json_put_real(cx__buf *b, double v) {
+  /* Scores are rounded to thousandths: for those "%.10g" prints exactly the
+   * decimal n/1000 (under 1e7: at most 10 significant digits, far from a rounding
+   * boundary), which is cheaper to write ourselves than through printf. */
+  if (v != 0 && v > -1e7 && v < 1e7) {
+    long long n = llround(v * 1000.0);
+    if ((double)n / 1000.0 == v) {
+      char tmp[32], *end = tmp + sizeof tmp, *p = end;
+      unsigned long long u = n < 0 ? (unsigned long long)-n : (unsigned long long)n;
+      unsigned frac = (unsigned)(u % 1000);
+      if (frac == 0) {
+        *--p = '0';
+      } else {
+        int digits = 3;
+        while (frac % 10 == 0) {
+          frac /= 10;
+          digits--;
+        }
+        while (digits-- > 0) {
+          *--p = (char)('0' + frac % 10);
+          frac /= 10;
+        }
+      }
+      *--p = '.';
+      u /= 1000;
+      do *--p = (char)('0' + u % 10);
+      while ((u /= 10) != 0);
+      if (n < 0) *--p = '-';
+      put(b, p, (size_t)(end - p));
+      b->p[b->n] = '\0';
+      return;
+    }
+  }
   char tmp[64];
   int n = snprintf(tmp, sizeof tmp, "%.*g", REAL_PRECISION, v);
   if (n < 0 || n >= (int)sizeof tmp - 3) return;

@@ -203,12 +203,13 @@ static void snip_terms_init(const cx__query *q, cx__snip_terms *t) {
         while (*p == ' ') p++;
       }
     }
-  /* At most 24 slots of a handful of alternatives: far below the set's
-   * 256 entries, so a probe always ends at an empty one. */
+  /* The first 200 terms (a long question with typo and prefix alternatives
+   * can have more; those are not highlighted): far below the set's slots,
+   * so a probe always ends at an empty one, most often the first. */
   memset(t->set, 0, sizeof t->set);
   for (size_t i = 0; i < t->n && i < 200; i++) {
-    size_t h = t->hash[i] & 255;
-    while (t->set[h]) h = (h + 1) & 255;
+    size_t h = t->hash[i] & (CX__SNIP_SET - 1);
+    while (t->set[h]) h = (h + 1) & (CX__SNIP_SET - 1);
     t->set[h] = (uint16_t)(i + 1);
   }
 }

@@ -25,6 +25,11 @@ typedef struct hsec {
   stok *toks;
   size_t ntoks;
   int tokenised;
+  /* The tokens chained by hash (head[hash & mask], then next[], both
+   * index+1, 0 ending a chain; in order): a snippet looks up its few terms
+   * instead of probing its term set with every token. */
+  uint16_t *head, *next;
+  uint32_t mask;
 } hsec;
 
 struct cx__hentry {
@@ -115,6 +120,8 @@ static void entry_free(cx__hentry *e) {
   for (size_t i = 0; i < e->nsecs; i++) {
     free(e->secs[i].text);
     free(e->secs[i].toks);
+    free(e->secs[i].head);
+    free(e->secs[i].next);
   }
   free(e->secs);
   free(e);
@@ -137,7 +144,7 @@ static void add_sec(cx__hentry *e, const char *text, int plain) {
     e->cap = e->cap ? e->cap * 2 : 4;
     e->secs = cx_xrealloc(e->secs, e->cap * sizeof *e->secs);
   }
-  e->secs[e->nsecs++] = (hsec){cx_xstrdup(text), plain, NULL, 0, 0};
+  e->secs[e->nsecs++] = (hsec){cx_xstrdup(text), plain, NULL, 0, 0, NULL, NULL, 0};
 }
 
 /* The hit fields and, when cx_hits has it, the plain-English answer. */
@@ -282,34 +289,48 @@ static void tokenise(cx_index *ix, hsec *s) {
   s->toks = t.v;
   s->ntoks = t.n;
   s->tokenised = 1;
+  if (t.n == 0) return;
+  /* At most 20,000 tokens (tok_cb): positions + 1 fit in 16 bits. */
+  size_t nb = 16;
+  while (nb < 2 * t.n) nb <<= 1;
+  s->mask = (uint32_t)(nb - 1);
+  s->head = cx_xcalloc(nb, sizeof *s->head);
+  s->next = cx_xmalloc(t.n * sizeof *s->next);
+  for (size_t i = t.n; i-- > 0;) {
+    uint32_t b = t.v[i].hash & s->mask;
+    s->next[i] = s->head[b];
+    s->head[b] = (uint16_t)(i + 1);
+  }
 }
 
 #define SNIP_TOKENS 28
 
-/* Index+1 of the term a token matches, 0 for none. */
-static int match_of(const stok *t, const cx__snip_terms *terms) {
-  for (size_t h = t->hash & 255; terms->set[h]; h = (h + 1) & 255)
-    if (terms->hash[terms->set[h] - 1] == t->hash) return terms->set[h];
-  return 0;
-}
-
 /* The best window of SNIP_TOKENS tokens (most distinct matched terms, then
  * most matches, then earliest); windows start 3 tokens before a match.
  * Returns its quality (distinct * 64 + matches), fills *from. */
-static int best_window(const hsec *s, const unsigned char *match, size_t *from) {
-  int best = -1;
+static int best_window(size_t ntoks, const unsigned char *match, const uint32_t *pos, size_t npos,
+                       size_t *from) {
+  /* The candidates are token 0 and every match (pos, in order); the window
+   * slides from one to the next over the matches alone, counting them per
+   * term bit (as a 64-bit "seen" set would hold them). */
+  int best = -1, distinct = 0, hits = 0;
+  unsigned char count[64] = {0};
+  size_t a = 0, b = 0; /* the window's matches: pos[a, b) */
   *from = 0;
-  for (size_t i = 0; i < s->ntoks; i++) {
-    if (i > 0 && !match[i]) continue;
+  if (ntoks == 0) return best;
+  for (size_t c = 0; c <= npos; c++) {
+    size_t i = c == 0 ? 0 : pos[c - 1];
     size_t start = i > 3 ? i - 3 : 0;
-    uint64_t seen = 0;
-    int hits = 0;
-    for (size_t j = start; j < s->ntoks && j < start + SNIP_TOKENS; j++)
-      if (match[j]) {
-        seen |= 1ull << ((match[j] - 1) % 64);
-        hits++;
-      }
-    int q = __builtin_popcountll(seen) * 64 + (hits < 63 ? hits : 63);
+    size_t end = start + SNIP_TOKENS < ntoks ? start + SNIP_TOKENS : ntoks;
+    for (; b < npos && pos[b] < end; b++) {
+      if (count[(match[pos[b]] - 1) % 64]++ == 0) distinct++;
+      hits++;
+    }
+    for (; a < b && pos[a] < start; a++) {
+      if (--count[(match[pos[a]] - 1) % 64] == 0) distinct--;
+      hits--;
+    }
+    int q = distinct * 64 + (hits < 63 ? hits : 63);
     if (q > best) {
       best = q;
       *from = start;
@@ -345,14 +366,30 @@ static void render_window(const hsec *s, const unsigned char *match, size_t from
   }
 }
 
-static unsigned char *matches(const hsec *s, const cx__snip_terms *terms, unsigned char *stackbuf,
-                              size_t stackn) {
-  unsigned char *m = s->ntoks <= stackn ? stackbuf : cx_xmalloc(s->ntoks);
-  for (size_t i = 0; i < s->ntoks; i++) {
-    int k = match_of(&s->toks[i], terms);
-    m[i] = (unsigned char)(k > 255 ? 255 : k);
+/* Marks in m (index+1 of the term, 0: none) the tokens of s that match one
+ * of the first 200 terms (those of the terms' set), and lists them in pos
+ * in order. Returns how many. */
+static size_t matches(const hsec *s, const cx__snip_terms *terms, unsigned char *m, uint32_t *pos) {
+  if (s->ntoks == 0) return 0;
+  memset(m, 0, s->ntoks);
+  size_t nterms = terms->n < 200 ? terms->n : 200, npos = 0;
+  for (size_t k = 0; k < nterms; k++) {
+    uint32_t h = terms->hash[k];
+    for (uint16_t j = s->head[h & s->mask]; j; j = s->next[j - 1])
+      if (s->toks[j - 1].hash == h) m[j - 1] = (unsigned char)(k + 1);
   }
-  return m;
+  /* Most tokens match nothing: skip them a word at a time. */
+  size_t i = 0;
+  for (; i + 8 <= s->ntoks; i += 8) {
+    uint64_t w;
+    memcpy(&w, m + i, 8);
+    if (w == 0) continue;
+    for (size_t j = i; j < i + 8; j++)
+      if (m[j]) pos[npos++] = (uint32_t)j;
+  }
+  for (; i < s->ntoks; i++)
+    if (m[i]) pos[npos++] = (uint32_t)i;
+  return npos;
 }
 
 /* The window with the most query terms, from the plain-English answer when
@@ -360,8 +397,14 @@ static unsigned char *matches(const hsec *s, const cx__snip_terms *terms, unsign
  * answer's start when nothing matches. */
 static void snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, const char *open,
                     const char *close, cx__buf *out, cx_err *err) {
+  /* Two match arrays (the best section's and the current one's) and one
+   * position list, on the stack for sections of up to 512 tokens. */
   unsigned char stackbuf[2][512];
-  unsigned char *best_m = NULL;
+  uint32_t stackpos[512];
+  unsigned char *mbuf[2] = {stackbuf[0], stackbuf[1]};
+  size_t mcap[2] = {sizeof stackbuf[0], sizeof stackbuf[1]};
+  uint32_t *pos = stackpos;
+  size_t poscap = sizeof stackpos / sizeof *stackpos;
   size_t best = SIZE_MAX; /* an index: loading sections moves e->secs */
   size_t best_from = 0;
   int best_q = -1, cur = 0;
@@ -374,22 +417,30 @@ static void snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, co
     if (i >= e->nsecs && (load_sections(ix, e, err) != 0 || i >= e->nsecs)) break;
     hsec *s = &e->secs[i];
     tokenise(ix, s);
-    unsigned char *m = matches(s, terms, stackbuf[cur], sizeof stackbuf[cur]);
+    if (s->ntoks > mcap[cur]) {
+      if (mbuf[cur] != stackbuf[0] && mbuf[cur] != stackbuf[1]) free(mbuf[cur]);
+      mbuf[cur] = cx_xmalloc(s->ntoks);
+      mcap[cur] = s->ntoks;
+    }
+    if (s->ntoks > poscap) {
+      if (pos != stackpos) free(pos);
+      pos = cx_xmalloc(s->ntoks * sizeof *pos);
+      poscap = s->ntoks;
+    }
+    size_t npos = matches(s, terms, mbuf[cur], pos);
     size_t from;
-    int q = best_window(s, m, &from);
+    int q = best_window(s->ntoks, mbuf[cur], pos, npos, &from);
     if (q > best_q) {
-      if (best_m && best_m != stackbuf[0] && best_m != stackbuf[1]) free(best_m);
-      best_m = m;
       best = i;
       best_q = q;
       best_from = from;
       cur ^= 1;
-    } else if (m != stackbuf[cur]) {
-      free(m);
     }
   }
-  if (best != SIZE_MAX) render_window(&e->secs[best], best_m, best_from, open, close, out);
-  if (best_m && best_m != stackbuf[0] && best_m != stackbuf[1]) free(best_m);
+  if (best != SIZE_MAX) render_window(&e->secs[best], mbuf[cur ^ 1], best_from, open, close, out);
+  for (int k = 0; k < 2; k++)
+    if (mbuf[k] != stackbuf[0] && mbuf[k] != stackbuf[1]) free(mbuf[k]);
+  if (pos != stackpos) free(pos);
 }
 
 json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_terms *terms,

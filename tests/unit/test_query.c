@@ -3,6 +3,7 @@
 #include "../../index/rank_internal.h"
 #include "../../index/cx_json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,6 +575,35 @@ static void test_search_text(void) {
   ix->hcache_max = 0;
 }
 
+/* The writer's fast path for reals rounded to thousandths (scores) against
+ * jansson, at every magnitude it takes and around its limits. */
+static void test_json_reals(void) {
+  uint64_t x = 88172645463325252ULL;
+  int bad = 0;
+  for (int i = 0; i < 200000 && bad < 5; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    double mag = pow(10.0, (double)(x % 14) - 3.0);
+    double v = (double)(int64_t)(x >> 11) / (double)(1ull << 53) * mag;
+    if (i % 2) v = round(v * 1000.0) / 1000.0;
+    if (i % 7 == 0) v = (double)(int64_t)(x % 2000001) / 1000.0 - 1000.0;
+    if (i % 11 == 0) v = (i % 22 ? 9999999.999 : 10000000.999) - (double)(x % 1000) / 1000.0;
+    json_t *j = json_real(v);
+    char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+    cx__buf got;
+    cx__buf_init(&got);
+    cx__json_write(&got, j);
+    if (want == NULL || strcmp(want, got.p) != 0) {
+      CHECK(0, "real %.17g: jansson %s, ours %s", v, want ? want : "?", got.p);
+      bad++;
+    }
+    free(want);
+    cx__buf_destroy(&got);
+    json_decref(j);
+  }
+}
+
 static void test_open_errors(void) {
   cx_index *bad;
   cx_err err = {0};
@@ -622,6 +652,7 @@ int main(void) {
   test_typos();
   test_hit_cache();
   test_search_text();
+  test_json_reals();
   test_open_errors();
   cx_index_close(ix);
   unlink(dbpath);
