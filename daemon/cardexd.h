@@ -184,6 +184,11 @@ typedef struct cxd_envelope {
 cxd_line_kind cxd_envelope_decode(const char *line, size_t len, cxd_envelope *env,
                                   cxd_error *err);
 void cxd_envelope_destroy(cxd_envelope *env);
+/* The tree json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
+ * gives for the common requests (an object of ASCII strings without escapes,
+ * integers, arrays, literals), or NULL for anything else: then json_loadb
+ * decides, errors included. New reference. */
+json_t *cxd_json_fast_load(const char *line, size_t len);
 
 /* ---- requests (rpc.c) --------------------------------------------------- */
 
@@ -261,6 +266,10 @@ void cxd_conn_unref(cxd_conn *c);
 cx__buf *cxd_conn_outbuf(cxd_conn *c);
 /* Queues reply bytes; they are written after the current loop iteration's I/O. */
 void cxd_conn_send(cxd_conn *c, const char *data, size_t len);
+/* Queues the bytes of b like cxd_conn_send, taking b's memory instead of
+ * copying it when nothing else is queued (b then holds the connection's
+ * former, empty buffer). */
+void cxd_conn_send_buf(cxd_conn *c, cx__buf *b);
 /* A worker request of c finished: resumes reading/handling lines. */
 void cxd_conn_request_done(cxd_conn *c);
 /* Closes now; pending replies are dropped. Logs reason at level. */

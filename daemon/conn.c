@@ -86,6 +86,20 @@ void cxd_conn_send(cxd_conn *c, const char *data, size_t len) {
   if (out) cx__buf_add(out, data, len);
 }
 
+void cxd_conn_send_buf(cxd_conn *c, cx__buf *b) {
+  cx__buf *out = cxd_conn_outbuf(c);
+  if (out == NULL) return;
+  if (out->n > 0 || b->p == NULL) {
+    cx__buf_add(out, b->p, b->n);
+    return;
+  }
+  /* A 10 KB search reply is not copied again on the loop thread. */
+  cx__buf tmp = *out;
+  *out = *b;
+  *b = tmp;
+  b->n = 0;
+}
+
 /* ---- reading ------------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {

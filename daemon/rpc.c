@@ -220,6 +220,6 @@ void cxd_rpc_worker_done(cxd_req *r, int status) {
     cxd_error_clear(&err);
     r->failed = 1;
   }
-  if (r->line.n) cxd_conn_send(r->conn, r->line.p, r->line.n);
+  if (r->line.n) cxd_conn_send_buf(r->conn, &r->line);
   req_done(r, r->failed);
 }

@@ -8,6 +8,11 @@ target_include_directories(daemon_json_test PRIVATE ${PROJECT_SOURCE_DIR}/daemon
 target_link_libraries(daemon_json_test PRIVATE cardex PkgConfig::LIBUV m)
 add_test(NAME integration/daemon_json COMMAND daemon_json_test)
 set_tests_properties(integration/daemon_json PROPERTIES TIMEOUT 60 LABELS "integration;daemon")
+# The request parser's fast path for common lines against jansson (mutated lines).
+add_executable(daemon_envelope_test ${CMAKE_CURRENT_SOURCE_DIR}/integration/daemon_envelope_test.c)
+target_link_libraries(daemon_envelope_test PRIVATE cardexd_core)
+add_test(NAME integration/daemon_envelope COMMAND daemon_envelope_test)
+set_tests_properties(integration/daemon_envelope PROPERTIES TIMEOUT 120 LABELS "integration;daemon")
 
 find_program(CX_PYTHON3 python3)
 find_program(CX_VALGRIND valgrind)
