@@ -1,6 +1,8 @@
 /* pool.c — worker threads: libuv's thread pool, each thread with its own read-only cx_index. */
+#define _GNU_SOURCE /* SCHED_BATCH */
 #include "cardexd.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -87,6 +89,14 @@ int cxd_pool_configure(int threads) {
 static cx_index *thread_index(const cxd_index_ref *ref, int64_t limit_us, int *rc,
                               cx_err *err) {
   if (tl_slot == NULL) {
+#ifdef SCHED_BATCH
+    /* Queries are CPU-bound batch work: a worker woken by a new request
+     * should not preempt the loop thread (which would be switched out and
+     * back for every request on a busy machine), only run when a core is
+     * free or the loop's slice ends. Same priority (nice) as before. */
+    struct sched_param sp = {0};
+    sched_setscheduler(0, SCHED_BATCH, &sp);
+#endif
     uv_once(&slots_once, slots_init);
     tl_slot = cx_xcalloc(1, sizeof *tl_slot);
     uv_mutex_lock(&slots_lock);
