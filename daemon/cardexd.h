@@ -48,6 +48,7 @@ typedef struct cxd_options {
   size_t nallow_uids;
   size_t max_request;      /* --max-request bytes per line */
   size_t max_write_queue;  /* --max-write-queue bytes of unsent replies per connection */
+  size_t max_buffered;     /* --max-buffered bytes of input and replies, all connections; 0: none */
   int max_connections;     /* --max-connections */
   int max_inflight;        /* --max-inflight worker requests, all connections */
   int max_pipeline;        /* --max-pipeline worker requests per connection */
@@ -255,6 +256,7 @@ typedef struct cxd_conn {
       paused_wq : 1, blocked : 1; /* blocked: complete lines wait for capacity */
   uint64_t last_active_ms;
   long uid, pid;
+  size_t accounted; /* this connection's share of srv->buffered */
 } cxd_conn;
 
 /* Accepts one pending connection on the listener. */
@@ -359,6 +361,11 @@ typedef struct cxd_server {
   uint64_t conns_total, next_conn_id;
   cxd_conn **dirty;
   size_t ndirty, dirty_cap;
+  /* Bytes of unhandled input and unsent replies of all connections, and
+   * whether reading is paused because it went over --max-buffered. */
+  size_t buffered;
+  int buffered_paused;
+  uint64_t buffered_pauses;
   /* rpc.c */
   int inflight;
   uint64_t requests, errors, overloads;

@@ -24,6 +24,16 @@ static void conn_write(cxd_conn *c);
 
 static size_t queued(const cxd_conn *c) { return c->out.n + c->writing; }
 
+/* Keeps srv->buffered the sum over connections of their unhandled input and
+ * unsent replies (--max-buffered): called wherever either changes; replies
+ * appended to out are counted when the connection is flushed, in the same
+ * loop iteration. */
+static void account(cxd_conn *c) {
+  size_t now = c->closing ? 0 : queued(c) + (c->in_len - c->in_pos);
+  c->srv->buffered += now - c->accounted; /* modular: a decrease works too */
+  c->accounted = now;
+}
+
 void cxd_conn_ref(cxd_conn *c) { c->refs++; }
 
 void cxd_conn_unref(cxd_conn *c) {
@@ -49,6 +59,7 @@ void cxd_conn_close(cxd_conn *c, int level, const char *reason) {
   if (c->closing) return;
   c->closing = 1;
   c->reading = 0;
+  account(c);
   cxd_log(level, "connection %llu (uid %ld pid %ld) closed: %s", (unsigned long long)c->id,
           c->uid, c->pid, reason);
   uv_close((uv_handle_t *)&c->pipe, on_close);
@@ -144,6 +155,7 @@ static void line_too_long(cxd_conn *c, size_t len) {
   free(c->in);
   c->in = NULL;
   c->in_pos = c->in_len = c->in_cap = c->scan = 0;
+  account(c);
   cxd_conn_close_after_flush(c);
 }
 
@@ -156,7 +168,8 @@ static size_t handle_lines(cxd_conn *c, char *p, size_t n, size_t from) {
   size_t pos = 0;
   while (pos < n) {
     if (c->closing || c->close_after_flush || srv->draining) return n;
-    if (c->inflight >= srv->opt.max_pipeline || queued(c) > srv->opt.max_write_queue) {
+    if (c->inflight >= srv->opt.max_pipeline || queued(c) > srv->opt.max_write_queue ||
+        srv->buffered_paused) {
       c->blocked = 1;
       return pos;
     }
@@ -199,6 +212,7 @@ static void process_input(cxd_conn *c) {
   } else {
     c->scan = c->blocked ? 0 : rest;
   }
+  account(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -236,6 +250,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     c->in_len += (size_t)nread;
     process_input(c);
   }
+  account(c);
   update_reading(c);
 }
 
@@ -256,7 +271,7 @@ static void update_reading(cxd_conn *c) {
   cxd_server *srv = c->srv;
   update_wq_pause(c);
   int want = !c->eof && !c->close_after_flush && !srv->draining && !c->paused_wq &&
-             !c->blocked && c->inflight < srv->opt.max_pipeline;
+             !c->blocked && c->inflight < srv->opt.max_pipeline && !srv->buffered_paused;
   if (want && !c->reading) {
     int rc = uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     if (rc != 0) {
@@ -278,6 +293,7 @@ static void conn_progress(cxd_conn *c) {
   if (srv->draining) {
     c->in_pos = c->in_len = c->scan = 0;
     c->blocked = 0;
+    account(c);
     if (c->inflight == 0) cxd_conn_close_after_flush(c);
     update_reading(c);
     return;
@@ -304,6 +320,7 @@ static void on_write(uv_write_t *req, int status) {
   free(w);
   c->writing = 0;
   if (c->closing) return;
+  account(c);
   if (status < 0) {
     cxd_conn_close(c, CXD_LOG_DEBUG, uv_strerror(status));
     return;
@@ -351,12 +368,14 @@ static void conn_write(cxd_conn *c) {
         return;
       }
       c->writing = w->len;
+      account(c);
       update_reading(c);
       return;
     }
     c->out.n = 0;
     if (c->out.cap > READ_CHUNK) cx__buf_destroy(&c->out);
   }
+  account(c);
   /* everything is out */
   if (c->close_after_flush) {
     discard_unread(c);
@@ -366,7 +385,7 @@ static void conn_write(cxd_conn *c) {
   conn_progress(c);
 }
 
-void cxd_conns_flush(cxd_server *srv) {
+static void flush_dirty(cxd_server *srv) {
   /* conn_write may queue more (a resumed connection handles more lines), which
    * appends to dirty: walk by index until it is empty. */
   for (size_t i = 0; i < srv->ndirty; i++) {
@@ -376,6 +395,63 @@ void cxd_conns_flush(cxd_server *srv) {
   }
   for (size_t i = 0; i < srv->ndirty; i++) cxd_conn_unref(srv->dirty[i]);
   srv->ndirty = 0;
+}
+
+/* --max-buffered: over it, no connection is read (nor its buffered lines
+ * handled) until the replies and unfinished requests held come down to half
+ * of it. Replies go down as clients read them (a client that never does is
+ * closed by --idle-timeout); an unfinished request line cannot finish while
+ * nothing is read, so when those alone keep the daemon over half, their
+ * connections are closed, largest first. Returns whether reading resumed
+ * (lines may have been handled: their replies are queued). */
+static int check_budget(cxd_server *srv) {
+  size_t max = srv->opt.max_buffered;
+  if (!srv->buffered_paused) {
+    if (max == 0 || srv->buffered <= max) return 0;
+    srv->buffered_paused = 1;
+    srv->buffered_pauses++;
+    cxd_log(CXD_LOG_WARN, "%zu bytes of requests and replies buffered over %zu connections "
+            "exceed --max-buffered %zu: reading from no connection until half of it is written",
+            srv->buffered, srv->nconns, max);
+    for (cxd_conn *c = srv->conns; c; c = c->next) update_reading(c);
+    return 0;
+  }
+  /* Complete lines waiting (blocked) are handled on resuming; the input of
+   * a connection that is not blocked is an unfinished line. */
+  size_t out = 0, part = 0;
+  for (cxd_conn *c = srv->conns; c; c = c->next) {
+    if (c->closing) continue;
+    out += queued(c);
+    if (!c->blocked) part += c->in_len - c->in_pos;
+  }
+  if (out + part > max / 2) {
+    if (out > max / 2) return 0;
+    while (out + part > max / 2) {
+      cxd_conn *big = NULL;
+      size_t most = 0;
+      for (cxd_conn *c = srv->conns; c; c = c->next)
+        if (!c->closing && !c->blocked && c->in_len - c->in_pos > most) {
+          big = c;
+          most = c->in_len - c->in_pos;
+        }
+      if (big == NULL) break;
+      part -= most;
+      char why[160];
+      snprintf(why, sizeof why, "its unfinished request of %zu bytes kept the daemon over "
+               "--max-buffered %zu", most, max);
+      cxd_conn_close(big, CXD_LOG_WARN, why);
+    }
+  }
+  srv->buffered_paused = 0;
+  cxd_log(CXD_LOG_INFO, "%zu bytes buffered, under half of --max-buffered %zu: reading again",
+          srv->buffered, max);
+  for (cxd_conn *c = srv->conns; c; c = c->next) conn_progress(c);
+  return 1;
+}
+
+void cxd_conns_flush(cxd_server *srv) {
+  flush_dirty(srv);
+  if (check_budget(srv)) flush_dirty(srv);
 }
 
 /* ---- accepting, idling, draining ------------------------------------------ */

@@ -43,6 +43,10 @@ static const char usage[] =
     "                          reading from it (default 128)\n"
     "  --max-write-queue BYTES unsent replies per connection before the daemon stops\n"
     "                          reading from it (default 4M)\n"
+    "  --max-buffered BYTES    unhandled request bytes and unsent replies of all\n"
+    "                          connections together before the daemon stops reading\n"
+    "                          from every connection, until half of it is written\n"
+    "                          (default 128M; 0: no global bound)\n"
     "  --idle-timeout SECONDS  close connections idle this long (default 300; 0: never)\n"
     "  --query-timeout MS      per-query time bound, error -32003 (default 2000; 0: none;\n"
     "                          fractions allowed: 0.5 is 500 µs)\n"
@@ -161,6 +165,7 @@ int cxd_options_parse(cxd_options *o, int argc, char **argv) {
   o->socket_mode = 0600;
   o->max_request = 1024 * 1024;
   o->max_write_queue = 4 * 1024 * 1024;
+  o->max_buffered = 128 * 1024 * 1024;
   o->max_connections = 1024;
   o->max_inflight = 1024;
   o->max_pipeline = 128;
@@ -200,7 +205,7 @@ int cxd_options_parse(cxd_options *o, int argc, char **argv) {
     static const char *const with_value[] = {
         "--index", "--seeds", "--socket", "--socket-mode", "--allow-uid", "--log-level",
         "--max-request", "--max-connections", "--max-inflight", "--max-pipeline",
-        "--max-write-queue", "--idle-timeout", "--query-timeout", "--threads",
+        "--max-write-queue", "--max-buffered", "--idle-timeout", "--query-timeout", "--threads",
         "--drain-timeout", "--cache-limit", NULL};
     int known = 0;
     for (const char *const *w = with_value; *w; w++) known |= strcmp(*w, name) == 0;
@@ -234,6 +239,10 @@ int cxd_options_parse(cxd_options *o, int argc, char **argv) {
     } else if (strcmp(name, "--max-write-queue") == 0) {
       if (parse_size(val, &o->max_write_queue) != 0 || o->max_write_queue < 4096)
         return bad(name, val, "must be a size of at least 4096 bytes, e.g. 4M");
+    } else if (strcmp(name, "--max-buffered") == 0) {
+      if (strcmp(val, "0") == 0) o->max_buffered = 0;
+      else if (parse_size(val, &o->max_buffered) != 0 || o->max_buffered < 65536)
+        return bad(name, val, "must be a size of at least 64K, e.g. 128M, or 0 for no bound");
     } else if (strcmp(name, "--max-connections") == 0) {
       if (parse_long(val, 1, 1000000, &n) != 0) return bad(name, val, "must be 1 to 1000000");
       o->max_connections = (int)n;

@@ -44,6 +44,7 @@ cx_daemon_test(load 300)
 cx_daemon_test(reload 300)
 cx_daemon_test(signals 180)
 cx_daemon_test(socket 180)
+cx_daemon_test(budget 240)
 
 # The same daemon under valgrind's leak checker (too slow and incompatible with ASan).
 if(CX_VALGRIND)
