@@ -365,7 +365,6 @@ typedef struct cxd_server {
    * whether reading is paused because it went over --max-buffered. */
   size_t buffered;
   int buffered_paused;
-  uint64_t buffered_pauses;
   /* rpc.c */
   int inflight;
   uint64_t requests, errors, overloads;

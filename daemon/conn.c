@@ -409,7 +409,6 @@ static int check_budget(cxd_server *srv) {
   if (!srv->buffered_paused) {
     if (max == 0 || srv->buffered <= max) return 0;
     srv->buffered_paused = 1;
-    srv->buffered_pauses++;
     cxd_log(CXD_LOG_WARN, "%zu bytes of requests and replies buffered over %zu connections "
             "exceed --max-buffered %zu: reading from no connection until half of it is written",
             srv->buffered, srv->nconns, max);

@@ -145,10 +145,10 @@ static json_t *fast_value(fast_in *in, int depth) {
   int neg = *q == '-';
   if (neg) q++;
   const char *digits = q;
-  int64_t v = 0;
-  while (q < in->end && *q >= '0' && *q <= '9' && q - digits < 19) v = v * 10 + (*q++ - '0');
+  int64_t v = 0; /* at most 18 digits: no overflow */
+  while (q < in->end && *q >= '0' && *q <= '9' && q - digits < 18) v = v * 10 + (*q++ - '0');
   size_t nd = (size_t)(q - digits);
-  if (nd == 0 || nd > 18 || (nd > 1 && *digits == '0')) return NULL;
+  if (nd == 0 || (nd > 1 && *digits == '0')) return NULL;
   /* A fraction, an exponent or more digits: a real or a big number. */
   if (q < in->end && (*q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9')))
     return NULL;

@@ -55,6 +55,16 @@ static const char *const lines[] = {
     "{}",
 };
 
+/* Numbers the fast path must leave to jansson (or take exactly). */
+static const char *const numbers[] = {
+    "{\"id\":999999999999999999}",   "{\"id\":1000000000000000000}",
+    "{\"id\":9223372036854775807}",  "{\"id\":9223372036854775808}",
+    "{\"id\":-9223372036854775808}", "{\"id\":123456789012345678901234567890}",
+    "{\"id\":-0}",                   "{\"id\":00}",
+    "{\"id\":1.5}",                  "{\"id\":1e3}",
+    "{\"id\":-}",                    "{\"id\":12a}",                  "{\"id\":9999999999999999999}",
+};
+
 static const char pieces[] = "\"\\{}[],:0123456789-+.eEtrufalsn \t\r\x01\x7f";
 
 int main(void) {
@@ -65,6 +75,7 @@ int main(void) {
             sizeof lines / sizeof *lines - base_taken, sizeof lines / sizeof *lines);
     failures++;
   }
+  for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) same(numbers[i], strlen(numbers[i]));
   /* Mutations of those lines: bytes replaced, dropped, duplicated, and
    * non-ASCII, numbers, escapes, duplicate keys, truncation. */
   char buf[1024];
