@@ -99,7 +99,7 @@ static void extract(const char *dir, int threads, texts *t) {
   cx_build_opts opts;
   memset(&opts, 0, sizeof opts);
   opts.threads = threads;
-  cx__pipeline p = {&files, &opts, NULL, 1, collect, t, "extracting"};
+  cx__pipeline p = {&files, &opts, NULL, 1, collect, t, "extracting", 0, NULL};
   cx__pipeline_run(&p);
   cx__files_destroy(&files);
   cx_diags_destroy(&d);

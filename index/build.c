@@ -169,8 +169,61 @@ typedef struct slot {
   int done;
 } slot;
 
+/* A parser thread's own tools: FTS5 tokenizers, and a connection to the old
+ * index for the texts of unchanged cards (opened on first use). */
+typedef struct parser_tls {
+  cx__term_counter *tc;
+  sqlite3 *old;
+  sqlite3_stmt *old_fts;
+  int old_failed;
+} parser_tls;
+
+static void tls_destroy(parser_tls *t) {
+  cx__term_counter_free(t->tc);
+  sqlite3_finalize(t->old_fts);
+  sqlite3_close(t->old);
+  memset(t, 0, sizeof *t);
+}
+
+/* The FTS texts of an unchanged card, from the old index; 0 when they cannot
+ * be read (the writer then reads them itself). */
+static int old_texts(const cx__pipeline *p, parser_tls *t, cx__item *it) {
+  if (t->old == NULL && !t->old_failed) {
+    if (sqlite3_open_v2(p->old_path, &t->old, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(t->old, "SELECT question, tags, answer, sources FROM fts"
+                           " WHERE rowid = ?1", -1, &t->old_fts, NULL) != SQLITE_OK) {
+      sqlite3_close(t->old);
+      t->old = NULL;
+      t->old_failed = 1;
+    }
+  }
+  if (t->old_fts == NULL) return 0;
+  sqlite3_bind_int64(t->old_fts, 1, it->old_rowid);
+  int ok = sqlite3_step(t->old_fts) == SQLITE_ROW;
+  if (ok) {
+    cx__buf *col[4] = {&it->doc.question, &it->doc.tags, &it->doc.answer, &it->doc.sources};
+    for (int c = 0; c < 4; c++) {
+      cx__buf_init(col[c]);
+      const char *v = (const char *)sqlite3_column_text(t->old_fts, c);
+      cx__buf_add(col[c], v ? v : "", v ? (size_t)sqlite3_column_bytes(t->old_fts, c) : 0);
+    }
+    it->has_doc = 1;
+  }
+  sqlite3_reset(t->old_fts);
+  return ok;
+}
+
+static void count_terms(parser_tls *t, cx__item *it) {
+  const char *col[4] = {it->doc.question.p, it->doc.tags.p, it->doc.answer.p,
+                        it->doc.sources.p};
+  cx__term_counter_count(t->tc, col, &it->terms);
+  it->has_terms = 1;
+}
+
 typedef struct pipe_state {
   const cx__pipeline *p;
+  parser_tls *tls; /* one per thread, and one for the calling thread */
   slot *slots;
   size_t window;
   size_t next;     /* next file a parser thread claims */
@@ -180,7 +233,7 @@ typedef struct pipe_state {
   pthread_cond_t ready, space;
 } pipe_state;
 
-static void process(const cx__pipeline *p, cx__item *it) {
+static void process(const cx__pipeline *p, parser_tls *tls, cx__item *it) {
   const char *path = it->file->path;
   size_t max = p->opts->parse.max_bytes ? p->opts->parse.max_bytes : CX_DEFAULT_MAX_CARD_BYTES;
   char *data;
@@ -196,6 +249,7 @@ static void process(const cx__pipeline *p, cx__item *it) {
     if (of && of->card > 0 && of->size == it->size && strcmp(of->hash, it->hash) == 0) {
       it->old_rowid = of->card;
       free(data);
+      if (p->count_terms && p->old_path && old_texts(p, tls, it)) count_terms(tls, it);
       return;
     }
   }
@@ -212,6 +266,7 @@ static void process(const cx__pipeline *p, cx__item *it) {
     it->json = card_json(it->card, it);
     cx__fts_doc_build(it->card, &it->doc);
     it->has_doc = 1;
+    if (p->count_terms) count_terms(tls, it);
   }
 }
 
@@ -222,12 +277,19 @@ static void item_clear(cx__item *it) {
   free(it->plain);
   free(it->others);
   if (it->has_doc) cx__fts_doc_destroy(&it->doc);
+  if (it->has_terms) cx__doc_terms_destroy(&it->terms);
   cx_diags_destroy(&it->diags);
   memset(it, 0, sizeof *it);
 }
 
+typedef struct worker_arg {
+  pipe_state *ps;
+  parser_tls *tls;
+} worker_arg;
+
 static void *worker(void *arg) {
-  pipe_state *ps = arg;
+  pipe_state *ps = ((worker_arg *)arg)->ps;
+  parser_tls *tls = ((worker_arg *)arg)->tls;
   for (;;) {
     pthread_mutex_lock(&ps->mu);
     /* Stay at most `window` files ahead of the writer: memory stays bounded
@@ -244,7 +306,7 @@ static void *worker(void *arg) {
     slot *s = &ps->slots[i % ps->window];
     memset(&s->item, 0, sizeof s->item);
     s->item.file = &ps->p->files->v[i];
-    process(ps->p, &s->item);
+    process(ps->p, tls, &s->item);
 
     pthread_mutex_lock(&ps->mu);
     s->done = 1;
@@ -291,21 +353,27 @@ int cx__pipeline_run(const cx__pipeline *p) {
   pthread_cond_init(&ps.space, NULL);
 
   pthread_t *tids = cx_xcalloc((size_t)threads, sizeof *tids);
+  worker_arg *args = cx_xcalloc((size_t)threads, sizeof *args);
+  ps.tls = cx_xcalloc((size_t)threads + 1, sizeof *ps.tls);
+  int rc = 0;
+  if (p->count_terms)
+    for (int t = 0; t <= threads && rc == 0; t++)
+      if ((ps.tls[t].tc = cx__term_counter_new(NULL)) == NULL) rc = CX_ESQLITE;
   int started = 0;
-  for (int t = 0; t < threads && n > 0; t++) {
-    if (pthread_create(&tids[t], NULL, worker, &ps) != 0) break;
+  for (int t = 0; t < threads && n > 0 && rc == 0; t++) {
+    args[t] = (worker_arg){&ps, &ps.tls[t]};
+    if (pthread_create(&tids[t], NULL, worker, &args[t]) != 0) break;
     started++;
   }
 
-  int rc = 0;
   int64_t t0 = cx__now_us(), last = 0;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && rc == 0; i++) {
     slot *s = &ps.slots[i % ps.window];
     if (started == 0) {
       /* No thread could be started: parse here, one file at a time. */
       memset(&s->item, 0, sizeof s->item);
       s->item.file = &p->files->v[i];
-      process(p, &s->item);
+      process(p, &ps.tls[threads], &s->item);
     } else {
       pthread_mutex_lock(&ps.mu);
       while (!s->done) pthread_cond_wait(&ps.ready, &ps.mu);
@@ -327,6 +395,9 @@ int cx__pipeline_run(const cx__pipeline *p) {
   /* After a stop, files parsed ahead of the writer are dropped. */
   for (size_t i = 0; i < ps.window; i++)
     if (ps.slots[i].done) item_clear(&ps.slots[i].item);
+  for (int t = 0; t <= threads; t++) tls_destroy(&ps.tls[t]);
+  free(ps.tls);
+  free(args);
   free(tids);
   free(ps.slots);
   pthread_mutex_destroy(&ps.mu);
@@ -645,8 +716,13 @@ static int build_once(const char *const *paths, size_t npaths, const char *out_p
   b.diags = &diags;
   b.stats = &stats;
   b.err = err;
-  cx__pipeline p = {&files, &opts, b.old, 1, build_sink, &b, "indexing"};
-  if ((rc = cx__pipeline_run(&p)) != 0) goto done;
+  cx__pipeline p = {&files, &opts, b.old, 1, build_sink, &b, "indexing", 1,
+                    b.old ? out_path : NULL};
+  if ((rc = cx__pipeline_run(&p)) != 0) {
+    if (rc == CX_ESQLITE && (err == NULL || err->code == 0))
+      cx_err_set(err, rc, NULL, "cannot create the FTS5 tokenizers");
+    goto done;
+  }
   cx__phase("parse+insert");
   stats.files = files.n;
 

@@ -93,8 +93,11 @@ typedef struct cx__item {
   cx_card *card;      /* parsed card (rc == 0, old_rowid == 0) */
   char *json;         /* compact cx_card_to_json, when the pipeline makes documents */
   char *hit, *plain, *others; /* its cx_hits row (cx__hit_row), likewise */
-  cx__fts_doc doc;    /* the FTS columns, when the pipeline makes documents */
+  cx__fts_doc doc;    /* the FTS columns, when the pipeline makes documents, or
+                         of an unchanged card when the pipeline counts terms */
   int has_doc;
+  cx__doc_terms terms; /* of doc, when the pipeline counts terms */
+  int has_terms;
   cx_diags diags;     /* this file's diagnostics */
 } cx__item;
 
@@ -119,6 +122,10 @@ typedef struct cx__pipeline {
   cx__sink_fn sink;
   void *ctx;
   const char *what; /* progress line verb: "indexing", "checking" */
+  /* Also count each document's terms (cx__term_counter). Unchanged cards
+   * (old) get their texts from the FTS index at old_path, and their counts. */
+  int count_terms;
+  const char *old_path;
 } cx__pipeline;
 
 int cx__pipeline_run(const cx__pipeline *p);
@@ -158,7 +165,7 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err);
 char *cx__store_old_id(cx__store *st, int64_t old_rowid, cx_err *err);
 /* Copies an unchanged card's rows from the old index; re-emits its stored
  * warnings into diags. */
-int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *err);
+int cx__store_copy(cx__store *st, cx__item *it, cx_diags *diags, cx_err *err);
 int cx__store_synonyms(cx__store *st, const cx__synonyms *syn, cx_err *err);
 /* Adds a warning for every link to an id no card has. */
 int cx__store_dangling(cx__store *st, cx_diags *diags, cx_err *err);

@@ -110,6 +110,49 @@ void cx__text_idents(const char *text, cx__buf *out);
  * builds them in memory, and a large index is served by the slow plan. */
 struct sqlite3;
 int cx__engine_post_build(struct sqlite3 *db, cx_err *err);
+
+/* What one card adds to cx_postings and cx_words, counted by a parser thread
+ * with FTS5's own tokenizer (so the tokens are exactly the FTS index's):
+ * each distinct term with its frequency per column, each column's length in
+ * tokens (as fts_docsize), and each distinct unstemmed word of 2 to 32 bytes
+ * with the index of its stem among the terms. init/destroy. */
+typedef struct cx__term_tf {
+  uint32_t off, hash; /* term text at text.p + off */
+  uint32_t tf[4];
+} cx__term_tf;
+typedef struct cx__word_stem {
+  uint32_t off, hash; /* word text at text.p + off */
+  uint32_t stem;      /* index in terms */
+} cx__word_stem;
+typedef struct cx__doc_terms {
+  cx__buf text; /* the terms and words, each NUL-terminated */
+  cx__term_tf *terms;
+  size_t nterms, capterms;
+  cx__word_stem *words;
+  size_t nwords, capwords;
+  int len[4];
+} cx__doc_terms;
+void cx__doc_terms_destroy(cx__doc_terms *dt);
+
+/* A parser thread's tokenizers (one per thread: FTS5 tokenizer instances
+ * are not shared) and its scratch tables. new/free. */
+typedef struct cx__term_counter cx__term_counter;
+cx__term_counter *cx__term_counter_new(cx_err *err);
+void cx__term_counter_free(cx__term_counter *tc);
+/* Counts the four FTS column texts of one card into dt (initialised here). */
+void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cx__doc_terms *dt);
+
+/* The writer's side: every card's counts, merged in memory in rowid order,
+ * then written as cx_postings and cx_words by cx__engine_post_build_from
+ * without reading the FTS index back. new/free. */
+typedef struct cx__postings_acc cx__postings_acc;
+cx__postings_acc *cx__postings_acc_new(void);
+void cx__postings_acc_free(cx__postings_acc *acc);
+/* Adds the card with this rowid; rowids must ascend. */
+void cx__postings_acc_add(cx__postings_acc *acc, int64_t rowid, const cx__doc_terms *dt);
+/* cx__engine_post_build, with cx_postings and cx_words from acc (which must
+ * hold every card of the FTS index) instead of from the FTS index. */
+int cx__engine_post_build_from(struct sqlite3 *db, cx__postings_acc *acc, cx_err *err);
 /* For the builder, which fills cx_hits while it inserts the cards it parses
  * (cx__engine_post_build then adds the rows of the cards it copied): creates
  * the query engine's tables in main, empty, at the start of a build; and

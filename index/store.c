@@ -93,6 +93,8 @@ struct cx__store {
   sqlite3_stmt *stmt[S_COUNT];
   fts_row *batch;
   size_t nbatch, capbatch, batch_bytes;
+  cx__postings_acc *acc;  /* every card's term counts, for cx_postings and cx_words */
+  cx__term_counter *tc;   /* for a copied card the parser thread could not count */
 };
 
 void cx__utc_now(char out[32]) {
@@ -203,6 +205,7 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
   static atomic_uint seq;
   cx__buf_printf(&tmp, "%s.tmp-%ld.%u", out_path, (long)getpid(), atomic_fetch_add(&seq, 1));
   st->tmp_path = cx__buf_detach(&tmp);
+  st->acc = cx__postings_acc_new();
 
   char *uri = path_uri(st->tmp_path, NULL);
   int rc = sqlite3_open_v2(uri, &st->db,
@@ -456,6 +459,27 @@ static int insert_strv(cx__store *st, int which, int64_t card, const char *kind,
   return 0;
 }
 
+/* The card's FTS row and term counts, as the next rowid. The item is cleared
+ * after this: its column texts are taken, not copied. */
+static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
+  cx__fts_doc *doc = &it->doc;
+  char *col[4] = {cx__buf_detach(&doc->question), cx__buf_detach(&doc->tags),
+                  cx__buf_detach(&doc->answer), cx__buf_detach(&doc->sources)};
+  for (int c = 0; c < 4; c++)
+    if (col[c] == NULL) col[c] = cx_xstrdup("");
+  if (!it->has_terms) {
+    if (st->tc == NULL && (st->tc = cx__term_counter_new(err)) == NULL) {
+      for (int c = 0; c < 4; c++) free(col[c]);
+      return CX_ESQLITE;
+    }
+    cx__term_counter_count(st->tc, (const char *const *)col, &it->terms);
+    it->has_terms = 1;
+  }
+  cx__postings_acc_add(st->acc, row, &it->terms);
+  st->ncards = row;
+  return batch_add(st, row, col, err);
+}
+
 int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
   const cx_card *c = it->card;
   int64_t row = st->ncards + 1;
@@ -542,13 +566,7 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
     if ((rc = run(st, S_WARNING, err))) return rc;
   }
 
-  /* The item is cleared after this: its column texts are taken, not copied. */
-  cx__fts_doc *doc = &it->doc;
-  char *col[4] = {cx__buf_detach(&doc->question), cx__buf_detach(&doc->tags),
-                  cx__buf_detach(&doc->answer), cx__buf_detach(&doc->sources)};
-  st->ncards = row;
-  return batch_add(st, row, col, err);
-  return 0;
+  return add_doc(st, it, row, err);
 }
 
 char *cx__store_old_id(cx__store *st, int64_t old_rowid, cx_err *err) {
@@ -565,7 +583,7 @@ char *cx__store_old_id(cx__store *st, int64_t old_rowid, cx_err *err) {
   return id;
 }
 
-int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *err) {
+int cx__store_copy(cx__store *st, cx__item *it, cx_diags *diags, cx_err *err) {
   int64_t row = st->ncards + 1;
   int rc = insert_file(st, it, row, err);
   if (rc) return rc;
@@ -582,22 +600,30 @@ int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *e
       return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index is missing;"
                         " rebuild with --full", st->out_path, (long long)it->old_rowid);
   }
-  sqlite3_stmt *s = st->stmt[C_FTS];
-  sqlite3_bind_int64(s, 1, it->old_rowid);
-  rc = sqlite3_step(s);
-  if (rc != SQLITE_ROW) {
+  sqlite3_stmt *s;
+  if (!it->has_doc) {
+    /* The parser thread could not read the old texts: read them here. */
+    if (it->has_terms) cx__doc_terms_destroy(&it->terms);
+    it->has_terms = 0;
+    s = st->stmt[C_FTS];
+    sqlite3_bind_int64(s, 1, it->old_rowid);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+      sqlite3_reset(s);
+      if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
+      return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index has no text;"
+                        " rebuild with --full", st->out_path, (long long)it->old_rowid);
+    }
+    cx__buf *col[4] = {&it->doc.question, &it->doc.tags, &it->doc.answer, &it->doc.sources};
+    for (int c = 0; c < 4; c++) {
+      const char *t = (const char *)sqlite3_column_text(s, c);
+      cx__buf_init(col[c]);
+      cx__buf_puts(col[c], t ? t : "");
+    }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
-    return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index has no text;"
-                      " rebuild with --full", st->out_path, (long long)it->old_rowid);
+    it->has_doc = 1;
   }
-  char *col[4];
-  for (int c = 0; c < 4; c++) {
-    const char *t = (const char *)sqlite3_column_text(s, c);
-    col[c] = cx_xstrdup(t ? t : "");
-  }
-  sqlite3_reset(s);
-  if ((rc = batch_add(st, row, col, err))) return rc;
+  if ((rc = add_doc(st, it, row, err))) return rc;
 
   s = st->stmt[C_WARNINGS_OF];
   sqlite3_bind_int64(s, 1, it->old_rowid);
@@ -606,7 +632,6 @@ int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *e
                  sqlite3_column_int(s, 1), "%s", (const char *)sqlite3_column_text(s, 2));
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
-  st->ncards = row;
   return 0;
 }
 
@@ -691,7 +716,7 @@ int cx__store_commit(cx__store *st, cx_err *err) {
   }
   cx__phase("fts optimize");
   /* The query engine's precomputed postings, from the finished FTS index. */
-  if ((rc = cx__engine_post_build(st->db, err)) != 0) {
+  if ((rc = cx__engine_post_build_from(st->db, st->acc, err)) != 0) {
     cx__store_abort(st);
     return rc;
   }
@@ -726,6 +751,8 @@ int cx__store_commit(cx__store *st, cx_err *err) {
     return rc;
   }
   cx__phase("commit+sync");
+  cx__postings_acc_free(st->acc);
+  cx__term_counter_free(st->tc);
   free(st->batch);
   free(st->out_path);
   free(st->tmp_path);
@@ -737,6 +764,8 @@ void cx__store_abort(cx__store *st) {
   if (st == NULL) return;
   batch_clear(st);
   free(st->batch);
+  cx__postings_acc_free(st->acc);
+  cx__term_counter_free(st->tc);
   finalize_all(st);
   if (st->db) sqlite3_close(st->db);
   unlink(st->tmp_path);
