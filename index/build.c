@@ -149,6 +149,8 @@ static int compact_json(const json_t *j, cx__buf *out) {
 static char *card_json(const cx_card *card, cx__item *it) {
   json_t *j = cx_card_to_json(card);
   cx__hit_row(card, j, &it->hit, &it->plain, &it->others);
+  /* Stored in sections; cx_get puts them back (the key keeps its place). */
+  json_object_set_new(j, "sections", json_null());
   cx__buf b;
   cx__buf_init(&b);
   char *s;

@@ -41,41 +41,40 @@ int64_t cx__now_us(void);
   "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"        \
   "CREATE TABLE files(path TEXT PRIMARY KEY, hash TEXT NOT NULL,"             \
   "  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, card INTEGER);"        \
+  /* json: cx_card_to_json with "sections": null (they are in sections,      \
+   * from which cx_get puts them back in place: stored once, not twice). */   \
   "CREATE TABLE cards(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"    \
   "  number INTEGER, path TEXT NOT NULL, hash TEXT NOT NULL,"                 \
   "  query TEXT NOT NULL, title TEXT, output_mode TEXT,"                      \
-  "  graph_required INTEGER, notes TEXT, body TEXT NOT NULL,"                 \
-  "  json TEXT NOT NULL);"                                                    \
-  "CREATE TABLE packs(card INTEGER NOT NULL, pack TEXT NOT NULL);"            \
-  "CREATE INDEX packs_pack ON packs(pack);"                                   \
-  "CREATE TABLE tags(card INTEGER NOT NULL, tag TEXT NOT NULL);"              \
-  "CREATE INDEX tags_tag ON tags(tag);"                                       \
-  "CREATE TABLE clause_ids(card INTEGER NOT NULL, kind TEXT NOT NULL,"        \
-  "  clause TEXT NOT NULL);"                                                  \
+  "  graph_required INTEGER, notes TEXT, json TEXT NOT NULL);"                \
+  /* A card's rows, clustered by card in the order of the card's lists: a    \
+   * build appends them, and a card's rows are one range (cx_get, related    \
+   * cards, the builder's incremental copy) without an index beside. */      \
+  "CREATE TABLE packs(card INTEGER NOT NULL, ord INTEGER NOT NULL,"           \
+  "  pack TEXT NOT NULL, PRIMARY KEY(card, ord)) WITHOUT ROWID;"              \
+  "CREATE TABLE tags(card INTEGER NOT NULL, ord INTEGER NOT NULL,"            \
+  "  tag TEXT NOT NULL, PRIMARY KEY(card, ord)) WITHOUT ROWID;"               \
+  "CREATE TABLE clause_ids(card INTEGER NOT NULL, ord INTEGER NOT NULL,"      \
+  "  kind TEXT NOT NULL, clause TEXT NOT NULL, PRIMARY KEY(card, ord))"       \
+  "  WITHOUT ROWID;"                                                          \
   "CREATE INDEX clause_ids_clause ON clause_ids(clause);"                     \
   "CREATE TABLE sources(card INTEGER NOT NULL, ord INTEGER NOT NULL,"         \
-  "  title TEXT, sid TEXT, locator TEXT);"                                    \
+  "  title TEXT, sid TEXT, locator TEXT, PRIMARY KEY(card, ord))"             \
+  "  WITHOUT ROWID;"                                                          \
   "CREATE TABLE actions(card INTEGER NOT NULL, ord INTEGER NOT NULL,"         \
-  "  type TEXT, target TEXT, label TEXT);"                                    \
+  "  type TEXT, target TEXT, label TEXT, PRIMARY KEY(card, ord))"             \
+  "  WITHOUT ROWID;"                                                          \
   "CREATE TABLE links(card INTEGER NOT NULL, ord INTEGER NOT NULL,"           \
-  "  target TEXT NOT NULL);"                                                  \
-  "CREATE INDEX links_target ON links(target);"                               \
+  "  target TEXT NOT NULL, PRIMARY KEY(card, ord)) WITHOUT ROWID;"            \
   "CREATE TABLE sections(card INTEGER NOT NULL, ord INTEGER NOT NULL,"        \
-  "  name TEXT NOT NULL, markdown TEXT NOT NULL, text TEXT NOT NULL);"        \
+  "  name TEXT NOT NULL, markdown TEXT NOT NULL, text TEXT NOT NULL,"         \
+  "  PRIMARY KEY(card, ord)) WITHOUT ROWID;"                                  \
   "CREATE TABLE synonyms(grp INTEGER NOT NULL, term TEXT NOT NULL);"          \
   "CREATE INDEX synonyms_term ON synonyms(term);"                             \
-  /* Builder: a card's rows by card (incremental copy, cx_get), and the      \
-   * parser's warnings of each card, re-reported when the card is reused. */ \
-  "CREATE INDEX packs_card ON packs(card);"                                   \
-  "CREATE INDEX tags_card ON tags(card);"                                     \
-  "CREATE INDEX clause_ids_card ON clause_ids(card);"                         \
-  "CREATE INDEX sources_card ON sources(card, ord);"                          \
-  "CREATE INDEX actions_card ON actions(card, ord);"                          \
-  "CREATE INDEX links_card ON links(card, ord);"                              \
-  "CREATE INDEX sections_card ON sections(card, ord);"                        \
+  /* The parser's warnings of each card, re-reported when it is reused. */   \
   "CREATE TABLE card_warnings(card INTEGER NOT NULL, ord INTEGER NOT NULL,"   \
-  "  line INTEGER NOT NULL, col INTEGER NOT NULL, message TEXT NOT NULL);"    \
-  "CREATE INDEX card_warnings_card ON card_warnings(card, ord);"              \
+  "  line INTEGER NOT NULL, col INTEGER NOT NULL, message TEXT NOT NULL,"     \
+  "  PRIMARY KEY(card, ord)) WITHOUT ROWID;"                                  \
   "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"      \
   "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');"         \
   "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"

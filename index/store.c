@@ -25,10 +25,10 @@ enum {
 static const char *const stmt_sql[S_COUNT] = {
   [S_FILE] = "INSERT INTO files(path, hash, size, mtime_ns, card) VALUES(?,?,?,?,?)",
   [S_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
-             " graph_required, notes, body, json) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-  [S_PACK] = "INSERT INTO packs(card, pack) VALUES(?,?)",
-  [S_TAG] = "INSERT INTO tags(card, tag) VALUES(?,?)",
-  [S_CLAUSE] = "INSERT INTO clause_ids(card, kind, clause) VALUES(?,?,?)",
+             " graph_required, notes, json) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+  [S_PACK] = "INSERT INTO packs(card, ord, pack) VALUES(?,?,?)",
+  [S_TAG] = "INSERT INTO tags(card, ord, tag) VALUES(?,?,?)",
+  [S_CLAUSE] = "INSERT INTO clause_ids(card, ord, kind, clause) VALUES(?,?,?,?)",
   [S_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) VALUES(?,?,?,?,?)",
   [S_ACTION] = "INSERT INTO actions(card, ord, type, target, label) VALUES(?,?,?,?,?)",
   [S_LINK] = "INSERT INTO links(card, ord, target) VALUES(?,?,?)",
@@ -40,23 +40,23 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_HIT] = "INSERT INTO cx_hits(rowid, hit, plain, others) VALUES(?,?,?,?)",
   [C_ID] = "SELECT id FROM old.cards WHERE rowid = ?1",
   [C_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
-             " graph_required, notes, body, json) SELECT ?1, id, number, path, hash, query,"
-             " title, output_mode, graph_required, notes, body, json"
+             " graph_required, notes, json) SELECT ?1, id, number, path, hash, query,"
+             " title, output_mode, graph_required, notes, json"
              " FROM old.cards WHERE rowid = ?2",
-  [C_PACK] = "INSERT INTO packs(card, pack) SELECT ?1, pack FROM old.packs"
-             " WHERE card = ?2 ORDER BY rowid",
-  [C_TAG] = "INSERT INTO tags(card, tag) SELECT ?1, tag FROM old.tags"
-            " WHERE card = ?2 ORDER BY rowid",
-  [C_CLAUSE] = "INSERT INTO clause_ids(card, kind, clause) SELECT ?1, kind, clause"
-               " FROM old.clause_ids WHERE card = ?2 ORDER BY rowid",
+  [C_PACK] = "INSERT INTO packs(card, ord, pack) SELECT ?1, ord, pack FROM old.packs"
+             " WHERE card = ?2 ORDER BY ord",
+  [C_TAG] = "INSERT INTO tags(card, ord, tag) SELECT ?1, ord, tag FROM old.tags"
+            " WHERE card = ?2 ORDER BY ord",
+  [C_CLAUSE] = "INSERT INTO clause_ids(card, ord, kind, clause) SELECT ?1, ord, kind, clause"
+               " FROM old.clause_ids WHERE card = ?2 ORDER BY ord",
   [C_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) SELECT ?1, ord, title,"
-               " sid, locator FROM old.sources WHERE card = ?2 ORDER BY rowid",
+               " sid, locator FROM old.sources WHERE card = ?2 ORDER BY ord",
   [C_ACTION] = "INSERT INTO actions(card, ord, type, target, label) SELECT ?1, ord, type,"
-               " target, label FROM old.actions WHERE card = ?2 ORDER BY rowid",
+               " target, label FROM old.actions WHERE card = ?2 ORDER BY ord",
   [C_LINK] = "INSERT INTO links(card, ord, target) SELECT ?1, ord, target FROM old.links"
-             " WHERE card = ?2 ORDER BY rowid",
+             " WHERE card = ?2 ORDER BY ord",
   [C_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) SELECT ?1, ord, name,"
-                " markdown, text FROM old.sections WHERE card = ?2 ORDER BY rowid",
+                " markdown, text FROM old.sections WHERE card = ?2 ORDER BY ord",
   /* The builder fingerprint covers the sample card's hit row, so an old row
    * is what cx__hit_row would compute (a missing one is filled in by
    * cx__engine_post_build). */
@@ -67,7 +67,7 @@ static const char *const stmt_sql[S_COUNT] = {
    * savepoint — slow, and the index would differ from a full build's. */
   [C_FTS] = "SELECT question, tags, answer, sources FROM old.fts WHERE rowid = ?1",
   [C_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) SELECT ?1, ord,"
-                " line, col, message FROM old.card_warnings WHERE card = ?2 ORDER BY rowid",
+                " line, col, message FROM old.card_warnings WHERE card = ?2 ORDER BY ord",
   [C_WARNINGS_OF] = "SELECT line, col, message FROM old.card_warnings WHERE card = ?1"
                     " ORDER BY ord",
 };
@@ -442,16 +442,18 @@ int cx__store_file(cx__store *st, const cx__item *it, cx_err *err) {
   return insert_file(st, it, 0, err);
 }
 
+/* ord continues from *ord (primary and overlap clause ids share one list). */
 static int insert_strv(cx__store *st, int which, int64_t card, const char *kind,
-                       const cx_strv *v, cx_err *err) {
+                       const cx_strv *v, int64_t *ord, cx_err *err) {
   sqlite3_stmt *s = st->stmt[which];
   for (size_t i = 0; i < v->n; i++) {
     sqlite3_bind_int64(s, 1, card);
+    sqlite3_bind_int64(s, 2, (*ord)++);
     if (kind) {
-      bind_text(s, 2, kind);
-      bind_text(s, 3, v->v[i]);
+      bind_text(s, 3, kind);
+      bind_text(s, 4, v->v[i]);
     } else {
-      bind_text(s, 2, v->v[i]);
+      bind_text(s, 3, v->v[i]);
     }
     int rc = run(st, which, err);
     if (rc) return rc;
@@ -499,14 +501,14 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
   if (c->graph_required >= 0) sqlite3_bind_int(s, 9, c->graph_required);
   else sqlite3_bind_null(s, 9);
   bind_text(s, 10, c->notes);
-  bind_text(s, 11, c->body ? c->body : "");
-  bind_text(s, 12, it->json);
+  bind_text(s, 11, it->json);
   if ((rc = run(st, S_CARD, err))) return rc;
 
-  if ((rc = insert_strv(st, S_PACK, row, NULL, &c->packs, err)) ||
-      (rc = insert_strv(st, S_TAG, row, NULL, &c->capability_tags, err)) ||
-      (rc = insert_strv(st, S_CLAUSE, row, "primary", &c->primary_ids, err)) ||
-      (rc = insert_strv(st, S_CLAUSE, row, "overlap", &c->overlap_ids, err)))
+  int64_t pord = 0, tord = 0, cord = 0;
+  if ((rc = insert_strv(st, S_PACK, row, NULL, &c->packs, &pord, err)) ||
+      (rc = insert_strv(st, S_TAG, row, NULL, &c->capability_tags, &tord, err)) ||
+      (rc = insert_strv(st, S_CLAUSE, row, "primary", &c->primary_ids, &cord, err)) ||
+      (rc = insert_strv(st, S_CLAUSE, row, "overlap", &c->overlap_ids, &cord, err)))
     return rc;
 
   s = st->stmt[S_SOURCE];
