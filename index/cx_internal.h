@@ -16,7 +16,14 @@ void cx__buf_init(cx__buf *b);
 void cx__buf_destroy(cx__buf *b);
 void cx__buf_add(cx__buf *b, const char *s, size_t n);
 void cx__buf_puts(cx__buf *b, const char *s);
-void cx__buf_putc(cx__buf *b, char c);
+/* Room for extra more bytes and the NUL. */
+void cx__buf_reserve(cx__buf *b, size_t extra);
+/* Inline: the parser and the builder put most of their output a byte at a time. */
+static inline void cx__buf_putc(cx__buf *b, char c) {
+  if (b->n + 2 > b->cap) cx__buf_reserve(b, 1);
+  b->p[b->n++] = c;
+  b->p[b->n] = '\0';
+}
 void cx__buf_printf(cx__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cx__buf_vprintf(cx__buf *b, const char *fmt, va_list ap);
 char *cx__buf_detach(cx__buf *b); /* caller frees; b is left empty */

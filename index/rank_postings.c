@@ -601,6 +601,8 @@ struct cx__postings_acc {
   size_t nwords, capwords;
   uint32_t *wslot;
   size_t wcap;
+  uint32_t *ids; /* scratch of cx__postings_acc_add */
+  size_t capids;
   int (*len)[4]; /* by rowid */
   size_t caplen;
   int64_t maxrow, ndocs, tot[4];
@@ -627,6 +629,7 @@ void cx__postings_acc_free(cx__postings_acc *a) {
   free(a->words);
   free(a->wslot);
   free(a->len);
+  free(a->ids);
   for (size_t i = 0; i < a->nchunks; i++) free(a->chunks[i]);
   free(a->chunks);
   free(a);
@@ -668,15 +671,13 @@ static uint32_t acc_term_of(cx__postings_acc *a, const char *t, uint32_t h) {
   return (uint32_t)a->nterms - 1;
 }
 
-static void put_uvarint(cx__buf *b, uint64_t v) {
-  unsigned char t[10];
-  int n = 0;
+static unsigned char *put_uvarint(unsigned char *p, uint64_t v) {
   while (v >= 0x80) {
-    t[n++] = (unsigned char)(v | 0x80);
+    *p++ = (unsigned char)(v | 0x80);
     v >>= 7;
   }
-  t[n++] = (unsigned char)v;
-  cx__buf_add(b, (const char *)t, (size_t)n);
+  *p++ = (unsigned char)v;
+  return p;
 }
 
 static const unsigned char *get_uvarint(const unsigned char *p, uint64_t *v) {
@@ -702,13 +703,20 @@ void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_term
   for (int c = 0; c < 4; c++) a->tot[c] += dt->len[c];
   a->ndocs++;
   if (rowid > a->maxrow) a->maxrow = rowid;
-  uint32_t *ids = cx_xmalloc((dt->nterms ? dt->nterms : 1) * sizeof *ids);
+  if (dt->nterms > a->capids) {
+    a->capids = dt->nterms * 2;
+    a->ids = cx_xrealloc(a->ids, a->capids * sizeof *a->ids);
+  }
+  uint32_t *ids = a->ids;
   for (size_t i = 0; i < dt->nterms; i++) {
     const cx__term_tf *t = &dt->terms[i];
     uint32_t ti = ids[i] = acc_term_of(a, dt->text.p + t->off, t->hash);
     acc_term *x = &a->terms[ti];
-    put_uvarint(&x->post, (uint64_t)(rowid - x->last));
-    for (int c = 0; c < 4; c++) put_uvarint(&x->post, t->tf[c]);
+    cx__buf_reserve(&x->post, 50); /* 5 varints */
+    unsigned char *p = (unsigned char *)x->post.p + x->post.n, *p0 = p;
+    p = put_uvarint(p, (uint64_t)(rowid - x->last));
+    for (int c = 0; c < 4; c++) p = put_uvarint(p, t->tf[c]);
+    x->post.n += (size_t)(p - p0);
     x->last = rowid;
     x->df++;
   }
@@ -738,7 +746,6 @@ void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_term
     if (a->nwords * 2 > a->wcap)
       regrow(&a->wslot, &a->wcap, a->words, sizeof *a->words, offsetof(acc_word, hash));
   }
-  free(ids);
 }
 
 static const cx__postings_acc *sort_acc;
