@@ -145,23 +145,164 @@ static int compact_json(const json_t *j, cx__buf *out) {
   }
 }
 
-/* The card's JSON, and its cx_hits row from the same JSON object. */
-static char *card_json(const cx_card *card, cx__item *it) {
-  json_t *j = cx_card_to_json(card);
-  cx__hit_row(card, j, &it->hit, &it->plain, &it->others);
-  /* Stored in sections; cx_get puts them back (the key keeps its place). */
-  json_object_set_new(j, "sections", json_null());
-  cx__buf b;
-  cx__buf_init(&b);
-  char *s;
-  if (compact_json(j, &b) == 0) {
-    s = cx__buf_detach(&b);
-  } else {
-    cx__buf_destroy(&b);
-    s = json_dumps(j, JSON_COMPACT);
+/* ---- a parsed card's stored JSON and cx_hits row, written directly ----
+ * Byte for byte what json_dumps(JSON_COMPACT) makes of cx_card_to_json (with
+ * "sections": null, see CX__SCHEMA_SQL) and of cx__hit_base of it
+ * (test_index and test_build_hits compare them), without building jansson
+ * objects: a tenth of a parser thread's time went there. The parser has
+ * validated the file's UTF-8, so every string is valid. */
+
+static void js_str(cx__buf *b, const char *s) {
+  if (s) compact_string(s, strlen(s), b);
+  else cx__buf_add(b, "null", 4);
+}
+
+/* ,"key": (or without the comma for the first key) */
+static void js_key(cx__buf *b, const char *key) {
+  if (b->n && b->p[b->n - 1] != '{') cx__buf_putc(b, ',');
+  cx__buf_putc(b, '"');
+  cx__buf_puts(b, key);
+  cx__buf_add(b, "\":", 2);
+}
+
+static void js_strv(cx__buf *b, const cx_strv *v, int open, int close) {
+  if (open) cx__buf_putc(b, '[');
+  for (size_t i = 0; i < v->n; i++) {
+    if (v->v[i] == NULL) continue; /* json_string(NULL) is not appended */
+    if (b->p[b->n - 1] != '[') cx__buf_putc(b, ',');
+    js_str(b, v->v[i]);
   }
-  json_decref(j);
-  return s;
+  if (close) cx__buf_putc(b, ']');
+}
+
+/* [{"k0":..,"k1":..,"k2":..},...] of three strings (or nulls) per element */
+static void js_triples(cx__buf *b, size_t n, const char *const *keys,
+                       const char *(*get)(const cx_card *, size_t, int), const cx_card *card) {
+  cx__buf_putc(b, '[');
+  for (size_t i = 0; i < n; i++) {
+    if (i) cx__buf_putc(b, ',');
+    cx__buf_putc(b, '{');
+    for (int k = 0; k < 3; k++) {
+      js_key(b, keys[k]);
+      js_str(b, get(card, i, k));
+    }
+    cx__buf_putc(b, '}');
+  }
+  cx__buf_putc(b, ']');
+}
+
+static const char *source_field(const cx_card *c, size_t i, int k) {
+  return k == 0 ? c->sources[i].title : k == 1 ? c->sources[i].id : c->sources[i].locator;
+}
+
+static const char *action_field(const cx_card *c, size_t i, int k) {
+  return k == 0 ? c->actions[i].type : k == 1 ? c->actions[i].target : c->actions[i].label;
+}
+
+static void card_rows(const cx_card *card, char **json, char **hit) {
+  static const char *const skeys[3] = {"title", "id", "locator"};
+  static const char *const akeys[3] = {"type", "target", "label"};
+  cx__buf src, act, b, h;
+  cx__buf_init(&src);
+  cx__buf_init(&act);
+  js_triples(&src, card->nsources, skeys, source_field, card);
+  js_triples(&act, card->nactions, akeys, action_field, card);
+
+  cx__buf_init(&b);
+  cx__buf_reserve(&b, 4096);
+  cx__buf_putc(&b, '{');
+  js_key(&b, "id");
+  js_str(&b, card->id);
+  js_key(&b, "number");
+  if (card->number >= 0) cx__buf_printf(&b, "%d", card->number);
+  else cx__buf_add(&b, "null", 4);
+  js_key(&b, "query");
+  js_str(&b, card->query);
+  js_key(&b, "title");
+  js_str(&b, card->title);
+  js_key(&b, "path");
+  js_str(&b, card->path);
+  js_key(&b, "packs");
+  js_strv(&b, &card->packs, 1, 1);
+  js_key(&b, "primary_ids");
+  js_strv(&b, &card->primary_ids, 1, 1);
+  js_key(&b, "overlap_ids");
+  js_strv(&b, &card->overlap_ids, 1, 1);
+  js_key(&b, "capability_tags");
+  js_strv(&b, &card->capability_tags, 1, 1);
+  js_key(&b, "flags");
+  js_strv(&b, &card->flags, 1, 1);
+  js_key(&b, "sources");
+  cx__buf_add(&b, src.p, src.n);
+  js_key(&b, "ui");
+  cx__buf_putc(&b, '{');
+  js_key(&b, "cards_hint");
+  js_strv(&b, &card->cards_hint, 1, 1);
+  js_key(&b, "actions");
+  cx__buf_add(&b, act.p, act.n);
+  cx__buf_putc(&b, '}');
+  js_key(&b, "output_mode");
+  js_str(&b, card->output_mode);
+  js_key(&b, "graph_required");
+  cx__buf_puts(&b, card->graph_required < 0 ? "null" : card->graph_required ? "true" : "false");
+  js_key(&b, "notes");
+  js_str(&b, card->notes);
+  js_key(&b, "body");
+  js_str(&b, card->body);
+  js_key(&b, "sections");
+  cx__buf_add(&b, "null", 4);
+  js_key(&b, "links");
+  js_strv(&b, &card->links, 1, 1);
+  js_key(&b, "extra");
+  if (card->nextras == 0) {
+    cx__buf_add(&b, "{}", 2);
+  } else {
+    /* Rare, and jansson decides duplicate keys and the values' formatting. */
+    json_t *extra = json_object();
+    for (size_t i = 0; i < card->nextras; i++) {
+      json_t *v = json_loads(card->extras[i].json, JSON_DECODE_ANY, NULL);
+      json_object_set_new(extra, card->extras[i].key, v ? v : json_string(card->extras[i].json));
+    }
+    cx__buf e;
+    cx__buf_init(&e);
+    if (compact_json(extra, &e) != 0) {
+      char *d = json_dumps(extra, JSON_COMPACT);
+      e.n = 0;
+      cx__buf_puts(&e, d ? d : "{}");
+      free(d);
+    }
+    cx__buf_add(&b, e.p, e.n);
+    cx__buf_destroy(&e);
+    json_decref(extra);
+  }
+  js_key(&b, "hash");
+  js_str(&b, card->hash);
+  cx__buf_putc(&b, '}');
+  *json = cx__buf_detach(&b);
+
+  cx__buf_init(&h);
+  cx__buf_putc(&h, '{');
+  js_key(&h, "id");
+  js_str(&h, card->id ? card->id : "");
+  js_key(&h, "question");
+  js_str(&h, card->query ? card->query : "");
+  js_key(&h, "title");
+  js_str(&h, card->title ? card->title : card->query ? card->query : "");
+  js_key(&h, "packs");
+  js_strv(&h, &card->packs, 1, 1);
+  js_key(&h, "tags");
+  js_strv(&h, &card->capability_tags, 1, 1);
+  js_key(&h, "clause_ids");
+  js_strv(&h, &card->primary_ids, 1, 0);
+  js_strv(&h, &card->overlap_ids, 0, 1);
+  js_key(&h, "sources");
+  cx__buf_add(&h, src.p, src.n);
+  js_key(&h, "actions");
+  cx__buf_add(&h, act.p, act.n);
+  cx__buf_putc(&h, '}');
+  *hit = cx__buf_detach(&h);
+  cx__buf_destroy(&src);
+  cx__buf_destroy(&act);
 }
 
 /* ---- the pipeline ---- */
@@ -266,7 +407,8 @@ static void process(const cx__pipeline *p, parser_tls *tls, cx__item *it) {
     return;
   }
   if (p->make_docs) {
-    it->json = card_json(it->card, it);
+    card_rows(it->card, &it->json, &it->hit);
+    cx__hit_texts(it->card, &it->plain, &it->others);
     cx__fts_doc_build(it->card, &it->doc);
     it->has_doc = 1;
     if (p->count_terms) count_terms(tls, it);
@@ -480,18 +622,17 @@ void cx__builder_fingerprint(const cx_parse_opts *opts, char out[17]) {
   cx_diags d;
   cx_diags_init(&d);
   if (cx_card_parse("<sample>", sample_card, sizeof sample_card - 1, opts, &card, &d) == 0) {
-    json_t *j = cx_card_to_json(card);
-    char *s = json_dumps(j, JSON_COMPACT);
-    cx__buf_puts(&b, s ? s : "");
-    free(s);
-    /* The query engine's hit row too: incremental builds copy old ones. */
-    char *hit, *plain, *others;
-    cx__hit_row(card, j, &hit, &plain, &others);
-    cx__buf_printf(&b, "\n%s\n%s\n%s", hit, plain ? plain : "(null)", others ? others : "(null)");
+    /* The stored JSON and the query engine's hit row too: incremental
+     * builds copy old ones. */
+    char *json, *hit, *plain, *others;
+    card_rows(card, &json, &hit);
+    cx__hit_texts(card, &plain, &others);
+    cx__buf_printf(&b, "%s\n%s\n%s\n%s", json, hit, plain ? plain : "(null)",
+                   others ? others : "(null)");
+    free(json);
     free(hit);
     free(plain);
     free(others);
-    json_decref(j);
     cx__fts_doc doc;
     cx__fts_doc_build(card, &doc);
     cx__buf_printf(&b, "\n%s\n%s\n%s\n%s\n", doc.question.p ? doc.question.p : "",

@@ -92,7 +92,7 @@ typedef struct cx__item {
   int64_t old_rowid;  /* > 0: unchanged since the old index; not parsed */
   cx_card *card;      /* parsed card (rc == 0, old_rowid == 0) */
   char *json;         /* compact cx_card_to_json, when the pipeline makes documents */
-  char *hit, *plain, *others; /* its cx_hits row (cx__hit_row), likewise */
+  char *hit, *plain, *others; /* its cx_hits row, likewise */
   cx__fts_doc doc;    /* the FTS columns, when the pipeline makes documents, or
                          of an unchanged card when the pipeline counts terms */
   int has_doc;

@@ -167,11 +167,10 @@ int cx__engine_post_build_from(struct sqlite3 *db, cx__postings_acc *acc, cx_err
 /* For the builder, which fills cx_hits while it inserts the cards it parses
  * (cx__engine_post_build then adds the rows of the cards it copied): creates
  * the query engine's tables in main, empty, at the start of a build; and
- * computes a parsed card's cx_hits row from the card and its
- * cx_card_to_json (thread-safe). Caller frees the three strings; plain and
- * others may be NULL (as stored). */
+ * computes the plain and others columns of a parsed card's cx_hits row
+ * (thread-safe; the builder writes the hit JSON itself, as cx__hit_base
+ * would). Caller frees both; either may be NULL (as stored). */
 int cx__engine_tables_create(struct sqlite3 *db, cx_err *err);
-void cx__hit_row(const cx_card *card, json_t *card_json, char **hit, char **plain,
-                 char **others);
+void cx__hit_texts(const cx_card *card, char **plain, char **others);
 
 #endif

@@ -818,7 +818,7 @@ static int words_from_acc(builder *b, cx__postings_acc *a) {
  * lacks every query term), so that a query reads one short row per hit
  * instead of parsing the whole card and reading every section (query_hit.c).
  * The builder computes the rows of the cards it parses in its parser threads
- * (cx__hit_row); this fills in the others from the stored rows, with the
+ * (card_rows in build.c, cx__hit_texts); this fills in the others from the stored rows, with the
  * same result. */
 #define DROP_DDL                                                                           \
   "DROP TABLE IF EXISTS %1$s.cx_hits; DROP TABLE IF EXISTS %1$s.cx_postings;"              \
@@ -857,13 +857,7 @@ static int nocase_eq(const char *a, const char *b) {
   }
 }
 
-void cx__hit_row(const cx_card *card, json_t *card_json, char **hit, char **plain,
-                 char **others) {
-  /* As build_hits reads them back: the id and query columns, the JSON. */
-  json_t *h = cx__hit_base(card_json);
-  *hit = json_dumps(h, JSON_COMPACT);
-  json_decref(h);
-  if (*hit == NULL) *hit = cx_xstrdup("{}");
+void cx__hit_texts(const cx_card *card, char **plain, char **others) {
   *plain = NULL;
   cx__buf o;
   cx__buf_init(&o);

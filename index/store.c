@@ -58,7 +58,7 @@ static const char *const stmt_sql[S_COUNT] = {
   [C_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) SELECT ?1, ord, name,"
                 " markdown, text FROM old.sections WHERE card = ?2 ORDER BY ord",
   /* The builder fingerprint covers the sample card's hit row, so an old row
-   * is what cx__hit_row would compute (a missing one is filled in by
+   * is what a parse would compute (a missing one is filled in by
    * cx__engine_post_build). */
   [C_HIT] = "INSERT INTO cx_hits(rowid, hit, plain, others) SELECT ?1, hit, plain, others"
             " FROM old.cx_hits WHERE rowid = ?2",
