@@ -48,6 +48,11 @@ int64_t cx__now_us(void);
  * 10k cards than with 4 KiB; query latency did not change (bench/README.md).
  * bench_build's bare-FTS5 baseline uses the same. */
 #define CX__PAGE_SIZE "16384"
+/* FTS5 keeps this many bytes of pending terms in memory before it writes a
+ * segment (default 1 MiB): 8 MiB makes an eighth of the level-0 segments,
+ * and of the merging they cause, during a build (the builder's FTS batches,
+ * FTS_BATCH_BYTES in store.c, are as large). Only a build writes. */
+#define CX__FTS_HASHSIZE "8388608"
 #define CX__SCHEMA_SQL                                                        \
   "PRAGMA page_size=" CX__PAGE_SIZE ";"                                       \
   "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"        \
@@ -89,7 +94,8 @@ int64_t cx__now_us(void);
   "  PRIMARY KEY(card, ord)) WITHOUT ROWID;"                                  \
   "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"      \
   "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');"         \
-  "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"
+  "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"          \
+  "INSERT INTO fts(fts, rank) VALUES('hashsize', " CX__FTS_HASHSIZE ");"
 
 /* The four column texts of a card's FTS5 row (fts_doc.c). The builder
  * inserts them; the query engine's identifier handling must agree with

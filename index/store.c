@@ -78,7 +78,7 @@ static const char *const stmt_sql[S_COUNT] = {
  * Inserted one by one between them, each card would get its own tiny
  * segment (three times the leaf pages, then merges); in batches, the pending
  * terms of a whole batch make one segment, as in a bulk load. */
-#define FTS_BATCH_BYTES (1u << 20)
+#define FTS_BATCH_BYTES (8u << 20) /* = CX__FTS_HASHSIZE */
 
 typedef struct fts_row {
   int64_t rowid;
