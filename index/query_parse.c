@@ -253,7 +253,7 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
       } kw[] = {{"clause", ""}, {"cl.", ""}, {"cl", ""}, {"article", "art."}, {"art.", "art."},
                 {"art", "art."}, {"section", ""}, {"§", ""}};
       for (size_t w = 0; w < sizeof kw / sizeof *kw; w++) {
-        if (!word_at(s, i, n, kw[w].word)) continue;
+        if (kw[w].word[0] != s[i] || !word_at(s, i, n, kw[w].word)) continue;
         size_t k = i + strlen(kw[w].word);
         if (k < n && is_word_char((unsigned char)s[k]) && kw[w].word[strlen(kw[w].word) - 1] != '.')
           continue;

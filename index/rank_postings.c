@@ -457,8 +457,10 @@ void cx__doc_terms_destroy(cx__doc_terms *dt) {
 /* Appends s and a NUL to dt->text; its offset. */
 static uint32_t dt_str(cx__doc_terms *dt, const char *s, size_t n) {
   uint32_t off = (uint32_t)dt->text.n;
-  cx__buf_add(&dt->text, s, n);
-  cx__buf_putc(&dt->text, '\0');
+  cx__buf_reserve(&dt->text, n + 1);
+  memcpy(dt->text.p + off, s, n);
+  dt->text.p[off + n] = '\0';
+  dt->text.n += n + 1;
   return off;
 }
 
@@ -538,7 +540,8 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
     tc->plain_api.xTokenize(tc->plain, w, FTS5_TOKENIZE_DOCUMENT, span, (int)sn, plain_cb);
   }
   if (w->n < 2 || w->n > 32) return SQLITE_OK;
-  h = hash32(w->p, w->n);
+  /* Most words are their own stem: the term's hash is the word's. */
+  if (w->n != (size_t)n || memcmp(w->p, tok, (size_t)n) != 0) h = hash32(w->p, w->n);
   for (j = h & (tc->wcap - 1);; j = (j + 1) & (tc->wcap - 1)) {
     uint32_t s = tc->wslot[j];
     if (s == 0) break;
