@@ -128,10 +128,7 @@ static double baseline(const char *path, const texts *t, int mode) {
   if (sqlite3_open(path, &db) != SQLITE_OK) return -1;
   sqlite3_stmt *ins = NULL;
   int ok =
-      exec_ok(db, "PRAGMA page_size=" CX__PAGE_SIZE "; PRAGMA journal_mode=OFF;"
-                  " PRAGMA synchronous=OFF;"
-                  "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY;"
-                  "PRAGMA cache_size=-131072;") == 0 &&
+      exec_ok(db, "PRAGMA page_size=" CX__PAGE_SIZE ";" CX__BUILD_PRAGMAS) == 0 &&
       exec_ok(db, "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"
                   " tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');") == 0 &&
       (mode != 2 || exec_ok(db, "INSERT INTO fts(fts, rank) VALUES('hashsize', "

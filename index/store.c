@@ -219,15 +219,9 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
     cx__store_abort(st);
     return code;
   }
-  /* The temp file is private until the rename: no journal, no syncs (the
-   * file is fsynced once before the rename), a big page cache, one
-   * transaction. A crash leaves garbage only in the temp file. */
+  /* A crash leaves garbage only in the temp file (CX__BUILD_PRAGMAS). */
   char *msg = NULL;
-  if (sqlite3_exec(st->db,
-                   "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                   "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY;"
-                   "PRAGMA cache_size=-131072;",
-                   NULL, NULL, &msg) != SQLITE_OK ||
+  if (sqlite3_exec(st->db, CX__BUILD_PRAGMAS, NULL, NULL, &msg) != SQLITE_OK ||
       sqlite3_exec(st->db, CX__SCHEMA_SQL, NULL, NULL, &msg) != SQLITE_OK) {
     int code = cx_err_set(err, CX_ESQLITE, NULL, "%s: cannot create the schema: %s",
                           st->tmp_path, msg ? msg : sqlite3_errmsg(st->db));
