@@ -14,7 +14,7 @@
 
 enum {
   /* inserting a parsed card */
-  S_FILE, S_CARD, S_PACK, S_TAG, S_CLAUSE, S_SOURCE, S_ACTION, S_LINK, S_SECTION, S_FTS,
+  S_FILE, S_CARD, S_PACK, S_TAG, S_CLAUSE, S_SOURCE, S_ACTION, S_LINK, S_FTS,
   S_WARNING, S_META, S_SYNONYM, S_HIT,
   /* copying an unchanged card from the old index: ?1 new rowid, ?2 old rowid */
   C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_HIT, C_FTS,
@@ -32,7 +32,6 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) VALUES(?,?,?,?,?)",
   [S_ACTION] = "INSERT INTO actions(card, ord, type, target, label) VALUES(?,?,?,?,?)",
   [S_LINK] = "INSERT INTO links(card, ord, target) VALUES(?,?,?)",
-  [S_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) VALUES(?,?,?,?,?)",
   [S_FTS] = "INSERT INTO fts(rowid, question, tags, answer, sources) VALUES(?,?,?,?,?)",
   [S_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) VALUES(?,?,?,?,?)",
   [S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",
@@ -80,6 +79,10 @@ static const char *const stmt_sql[S_COUNT] = {
  * terms of a whole batch make one segment, as in a bulk load. */
 #define FTS_BATCH_BYTES (8u << 20) /* = CX__FTS_HASHSIZE */
 
+/* A card's sections go in one multi-row INSERT (of up to this many rows):
+ * one statement instead of eight per card. */
+#define SECTIONS_PER_STMT 16
+
 typedef struct fts_row {
   int64_t rowid;
   char *col[4];
@@ -93,6 +96,7 @@ struct cx__store {
   sqlite3_stmt *stmt[S_COUNT];
   fts_row *batch;
   size_t nbatch, capbatch, batch_bytes;
+  sqlite3_stmt *sections[SECTIONS_PER_STMT + 1]; /* by row count, prepared on first use */
   cx__postings_acc *acc;  /* every card's term counts, for cx_postings and cx_words */
   cx__term_counter *tc;   /* for a copied card the parser thread could not count */
 };
@@ -476,6 +480,21 @@ static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
   return batch_add(st, row, col, err);
 }
 
+static sqlite3_stmt *sections_stmt(cx__store *st, size_t n, cx_err *err) {
+  if (st->sections[n]) return st->sections[n];
+  cx__buf sql;
+  cx__buf_init(&sql);
+  cx__buf_puts(&sql, "INSERT INTO sections(card, ord, name, markdown, text) VALUES(?,?,?,?,?)");
+  for (size_t i = 1; i < n; i++) cx__buf_puts(&sql, ",(?,?,?,?,?)");
+  if (sqlite3_prepare_v3(st->db, sql.p, -1, SQLITE_PREPARE_PERSISTENT, &st->sections[n], NULL) !=
+      SQLITE_OK) {
+    db_error(st, err, "prepare");
+    st->sections[n] = NULL;
+  }
+  cx__buf_destroy(&sql);
+  return st->sections[n];
+}
+
 int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
   const cx_card *c = it->card;
   int64_t row = st->ncards + 1;
@@ -530,15 +549,22 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
     bind_text(s, 3, c->links.v[i]);
     if ((rc = run(st, S_LINK, err))) return rc;
   }
-  s = st->stmt[S_SECTION];
-  for (size_t i = 0; i < c->nsections; i++) {
-    const cx_section *x = &c->sections[i];
-    sqlite3_bind_int64(s, 1, row);
-    sqlite3_bind_int64(s, 2, (int64_t)i);
-    bind_text(s, 3, x->name ? x->name : "");
-    bind_text(s, 4, x->markdown ? x->markdown : "");
-    bind_text(s, 5, x->text ? x->text : "");
-    if ((rc = run(st, S_SECTION, err))) return rc;
+  for (size_t i = 0; i < c->nsections;) {
+    size_t n = c->nsections - i < SECTIONS_PER_STMT ? c->nsections - i : SECTIONS_PER_STMT;
+    if ((s = sections_stmt(st, n, err)) == NULL) return err ? err->code : CX_ESQLITE;
+    for (size_t k = 0; k < n; k++, i++) {
+      const cx_section *x = &c->sections[i];
+      int p = (int)k * 5;
+      sqlite3_bind_int64(s, p + 1, row);
+      sqlite3_bind_int64(s, p + 2, (int64_t)i);
+      bind_text(s, p + 3, x->name ? x->name : "");
+      bind_text(s, p + 4, x->markdown ? x->markdown : "");
+      bind_text(s, p + 5, x->text ? x->text : "");
+    }
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return db_error(st, err, "inserting sections");
+    rc = 0;
   }
   /* The query engine's hit row, computed by the parser thread: cheaper
    * than the post-build step reading every card's JSON back. */
@@ -690,6 +716,10 @@ static void finalize_all(cx__store *st) {
   for (int i = 0; i < S_COUNT; i++) {
     sqlite3_finalize(st->stmt[i]);
     st->stmt[i] = NULL;
+  }
+  for (int i = 0; i <= SECTIONS_PER_STMT; i++) {
+    sqlite3_finalize(st->sections[i]);
+    st->sections[i] = NULL;
   }
 }
 
