@@ -767,7 +767,7 @@ static int postings_from_acc(builder *b, cx__postings_acc *a) {
   uint32_t *order = cx_xmalloc((a->nterms ? a->nterms : 1) * sizeof *order);
   for (size_t i = 0; i < a->nterms; i++) order[i] = (uint32_t)i;
   sort_acc = a; /* the builder runs one build at a time per process */
-  qsort(order, a->nterms, sizeof *order, cmp_term_ix);
+  if (a->nterms) qsort(order, a->nterms, sizeof *order, cmp_term_ix);
   plist_builder pb = {0};
   int rc = 0;
   for (size_t i = 0; i < a->nterms && rc == 0; i++) {
@@ -796,7 +796,7 @@ static int postings_from_acc(builder *b, cx__postings_acc *a) {
 
 /* build_words' rows. */
 static int words_from_acc(builder *b, cx__postings_acc *a) {
-  qsort(a->words, a->nwords, sizeof *a->words, cmp_word);
+  if (a->nwords) qsort(a->words, a->nwords, sizeof *a->words, cmp_word); /* NULL when none */
   /* The word table's hash slots point at the unsorted order: unusable now. */
   memset(a->wslot, 0, a->wcap * sizeof *a->wslot);
   sqlite3_stmt *st;
