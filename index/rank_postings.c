@@ -598,11 +598,11 @@ typedef struct acc_word {
 struct cx__postings_acc {
   acc_term *terms;
   size_t nterms, capterms;
-  uint32_t *tslot;
+  uint64_t *tslot; /* hash << 32 | index + 1: a probe reads one array */
   size_t tcap;
   acc_word *words;
   size_t nwords, capwords;
-  uint32_t *wslot;
+  uint64_t *wslot; /* likewise */
   size_t wcap;
   uint32_t *ids; /* scratch of cx__postings_acc_add */
   size_t capids;
@@ -653,12 +653,29 @@ static char *acc_str(cx__postings_acc *a, const char *s) {
   return p;
 }
 
+/* Doubles a slot table of (hash << 32 | index + 1). */
+static void regrow64(uint64_t **slots, size_t *cap) {
+  size_t ncap = *cap * 2;
+  uint64_t *v = cx_xcalloc(ncap, sizeof *v);
+  for (size_t i = 0; i < *cap; i++) {
+    uint64_t e = (*slots)[i];
+    if (e == 0) continue;
+    size_t j = (e >> 32) & (ncap - 1);
+    while (v[j]) j = (j + 1) & (ncap - 1);
+    v[j] = e;
+  }
+  free(*slots);
+  *slots = v;
+  *cap = ncap;
+}
+
 static uint32_t acc_term_of(cx__postings_acc *a, const char *t, uint32_t h) {
   size_t j = h & (a->tcap - 1);
   for (;; j = (j + 1) & (a->tcap - 1)) {
-    uint32_t s = a->tslot[j];
-    if (s == 0) break;
-    if (a->terms[s - 1].hash == h && strcmp(a->terms[s - 1].term, t) == 0) return s - 1;
+    uint64_t e = a->tslot[j];
+    if (e == 0) break;
+    uint32_t k = (uint32_t)e - 1;
+    if ((uint32_t)(e >> 32) == h && strcmp(a->terms[k].term, t) == 0) return k;
   }
   if (a->nterms == a->capterms) {
     a->capterms = a->capterms ? a->capterms * 2 : 4096;
@@ -668,9 +685,8 @@ static uint32_t acc_term_of(cx__postings_acc *a, const char *t, uint32_t h) {
   memset(x, 0, sizeof *x);
   x->term = acc_str(a, t);
   x->hash = h;
-  a->tslot[j] = (uint32_t)a->nterms;
-  if (a->nterms * 2 > a->tcap)
-    regrow(&a->tslot, &a->tcap, a->terms, sizeof *a->terms, offsetof(acc_term, hash));
+  a->tslot[j] = (uint64_t)h << 32 | a->nterms;
+  if (a->nterms * 2 > a->tcap) regrow64(&a->tslot, &a->tcap);
   return (uint32_t)a->nterms - 1;
 }
 
@@ -729,9 +745,9 @@ void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_term
     size_t j = w->hash & (a->wcap - 1);
     int found = 0;
     for (;; j = (j + 1) & (a->wcap - 1)) {
-      uint32_t k = a->wslot[j];
-      if (k == 0) break;
-      if (a->words[k - 1].hash == w->hash && strcmp(a->words[k - 1].word, s) == 0) {
+      uint64_t e = a->wslot[j];
+      if (e == 0) break;
+      if ((uint32_t)(e >> 32) == w->hash && strcmp(a->words[(uint32_t)e - 1].word, s) == 0) {
         found = 1;
         break;
       }
@@ -745,9 +761,8 @@ void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_term
     x->word = acc_str(a, s);
     x->hash = w->hash;
     x->stem = ids[w->stem];
-    a->wslot[j] = (uint32_t)a->nwords;
-    if (a->nwords * 2 > a->wcap)
-      regrow(&a->wslot, &a->wcap, a->words, sizeof *a->words, offsetof(acc_word, hash));
+    a->wslot[j] = (uint64_t)w->hash << 32 | a->nwords;
+    if (a->nwords * 2 > a->wcap) regrow64(&a->wslot, &a->wcap);
   }
 }
 
