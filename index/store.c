@@ -14,7 +14,7 @@
 
 enum {
   /* inserting a parsed card */
-  S_FILE, S_CARD, S_PACK, S_TAG, S_CLAUSE, S_SOURCE, S_ACTION, S_LINK, S_FTS,
+  S_FILE, S_CARD, S_FTS,
   S_WARNING, S_META, S_SYNONYM, S_HIT,
   /* copying an unchanged card from the old index: ?1 new rowid, ?2 old rowid */
   C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_HIT, C_FTS,
@@ -26,12 +26,6 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_FILE] = "INSERT INTO files(path, hash, size, mtime_ns, card) VALUES(?,?,?,?,?)",
   [S_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
              " graph_required, notes, json) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-  [S_PACK] = "INSERT INTO packs(card, ord, pack) VALUES(?,?,?)",
-  [S_TAG] = "INSERT INTO tags(card, ord, tag) VALUES(?,?,?)",
-  [S_CLAUSE] = "INSERT INTO clause_ids(card, ord, kind, clause) VALUES(?,?,?,?)",
-  [S_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) VALUES(?,?,?,?,?)",
-  [S_ACTION] = "INSERT INTO actions(card, ord, type, target, label) VALUES(?,?,?,?,?)",
-  [S_LINK] = "INSERT INTO links(card, ord, target) VALUES(?,?,?)",
   [S_FTS] = "INSERT INTO fts(rowid, question, tags, answer, sources) VALUES(?,?,?,?,?)",
   [S_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) VALUES(?,?,?,?,?)",
   [S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",
@@ -79,9 +73,10 @@ static const char *const stmt_sql[S_COUNT] = {
  * terms of a whole batch make one segment, as in a bulk load. */
 #define FTS_BATCH_BYTES (8u << 20) /* = CX__FTS_HASHSIZE */
 
-/* A card's sections go in one multi-row INSERT (of up to this many rows):
- * one statement instead of eight per card. */
-#define SECTIONS_PER_STMT 16
+/* A card's lists, each inserted by a multi-row INSERT of up to
+ * ROWS_PER_STMT rows (insert_list). */
+enum { L_PACK, L_TAG, L_CLAUSE, L_SOURCE, L_ACTION, L_LINK, L_SECTION, L_COUNT };
+#define ROWS_PER_STMT 16
 
 typedef struct fts_row {
   int64_t rowid;
@@ -96,7 +91,7 @@ struct cx__store {
   sqlite3_stmt *stmt[S_COUNT];
   fts_row *batch;
   size_t nbatch, capbatch, batch_bytes;
-  sqlite3_stmt *sections[SECTIONS_PER_STMT + 1]; /* by row count, prepared on first use */
+  sqlite3_stmt *lists[L_COUNT][ROWS_PER_STMT + 1]; /* by row count, prepared on first use */
   cx__postings_acc *acc;  /* every card's term counts, for cx_postings and cx_words */
   cx__term_counter *tc;   /* for a copied card the parser thread could not count */
 };
@@ -440,25 +435,6 @@ int cx__store_file(cx__store *st, const cx__item *it, cx_err *err) {
   return insert_file(st, it, 0, err);
 }
 
-/* ord continues from *ord (primary and overlap clause ids share one list). */
-static int insert_strv(cx__store *st, int which, int64_t card, const char *kind,
-                       const cx_strv *v, int64_t *ord, cx_err *err) {
-  sqlite3_stmt *s = st->stmt[which];
-  for (size_t i = 0; i < v->n; i++) {
-    sqlite3_bind_int64(s, 1, card);
-    sqlite3_bind_int64(s, 2, (*ord)++);
-    if (kind) {
-      bind_text(s, 3, kind);
-      bind_text(s, 4, v->v[i]);
-    } else {
-      bind_text(s, 3, v->v[i]);
-    }
-    int rc = run(st, which, err);
-    if (rc) return rc;
-  }
-  return 0;
-}
-
 /* The card's FTS row and term counts, as the next rowid. The item is cleared
  * after this: its column texts are taken, not copied. */
 static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
@@ -480,19 +456,86 @@ static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
   return batch_add(st, row, col, err);
 }
 
-static sqlite3_stmt *sections_stmt(cx__store *st, size_t n, cx_err *err) {
-  if (st->sections[n]) return st->sections[n];
+/* ---- a card's list rows, a multi-row INSERT per table ----
+ * One statement per table and card instead of one per row (a card has ~20
+ * rows): the per-statement cost was most of the writer's time outside FTS5. */
+
+/* The text of column col (0-based after card and ord) of a card's row i. */
+typedef const char *(*row_field_fn)(const cx_card *c, size_t i, int col);
+
+static const char *pack_field(const cx_card *c, size_t i, int col) { return c->packs.v[i]; }
+static const char *tag_field(const cx_card *c, size_t i, int col) {
+  return c->capability_tags.v[i];
+}
+/* primary then overlap ids, one ord sequence */
+static const char *clause_field(const cx_card *c, size_t i, int col) {
+  int primary = i < c->primary_ids.n;
+  if (col == 0) return primary ? "primary" : "overlap";
+  return primary ? c->primary_ids.v[i] : c->overlap_ids.v[i - c->primary_ids.n];
+}
+static const char *source_field(const cx_card *c, size_t i, int col) {
+  return col == 0 ? c->sources[i].title : col == 1 ? c->sources[i].id : c->sources[i].locator;
+}
+static const char *action_field(const cx_card *c, size_t i, int col) {
+  return col == 0 ? c->actions[i].type : col == 1 ? c->actions[i].target : c->actions[i].label;
+}
+static const char *link_field(const cx_card *c, size_t i, int col) { return c->links.v[i]; }
+static const char *section_field(const cx_card *c, size_t i, int col) {
+  const char *v = col == 0 ? c->sections[i].name : col == 1 ? c->sections[i].markdown
+                                                             : c->sections[i].text;
+  return v ? v : "";
+}
+
+static const struct {
+  const char *head; /* up to VALUES */
+  int ntext;        /* text columns after card and ord */
+} lists[L_COUNT] = {
+    [L_PACK] = {"INSERT INTO packs(card, ord, pack) VALUES", 1},
+    [L_TAG] = {"INSERT INTO tags(card, ord, tag) VALUES", 1},
+    [L_CLAUSE] = {"INSERT INTO clause_ids(card, ord, kind, clause) VALUES", 2},
+    [L_SOURCE] = {"INSERT INTO sources(card, ord, title, sid, locator) VALUES", 3},
+    [L_ACTION] = {"INSERT INTO actions(card, ord, type, target, label) VALUES", 3},
+    [L_LINK] = {"INSERT INTO links(card, ord, target) VALUES", 1},
+    [L_SECTION] = {"INSERT INTO sections(card, ord, name, markdown, text) VALUES", 3},
+};
+
+static sqlite3_stmt *list_stmt(cx__store *st, int list, size_t n, cx_err *err) {
+  if (st->lists[list][n]) return st->lists[list][n];
   cx__buf sql;
   cx__buf_init(&sql);
-  cx__buf_puts(&sql, "INSERT INTO sections(card, ord, name, markdown, text) VALUES(?,?,?,?,?)");
-  for (size_t i = 1; i < n; i++) cx__buf_puts(&sql, ",(?,?,?,?,?)");
-  if (sqlite3_prepare_v3(st->db, sql.p, -1, SQLITE_PREPARE_PERSISTENT, &st->sections[n], NULL) !=
-      SQLITE_OK) {
+  cx__buf_puts(&sql, lists[list].head);
+  for (size_t i = 0; i < n; i++) {
+    cx__buf_puts(&sql, i ? ",(?,?" : "(?,?");
+    for (int c = 0; c < lists[list].ntext; c++) cx__buf_puts(&sql, ",?");
+    cx__buf_putc(&sql, ')');
+  }
+  if (sqlite3_prepare_v3(st->db, sql.p, -1, SQLITE_PREPARE_PERSISTENT, &st->lists[list][n],
+                         NULL) != SQLITE_OK) {
     db_error(st, err, "prepare");
-    st->sections[n] = NULL;
+    st->lists[list][n] = NULL;
   }
   cx__buf_destroy(&sql);
-  return st->sections[n];
+  return st->lists[list][n];
+}
+
+static int insert_list(cx__store *st, int list, int64_t card, const cx_card *c, size_t n,
+                       row_field_fn field, cx_err *err) {
+  int w = 2 + lists[list].ntext;
+  for (size_t i = 0; i < n;) {
+    size_t m = n - i < ROWS_PER_STMT ? n - i : ROWS_PER_STMT;
+    sqlite3_stmt *s = list_stmt(st, list, m, err);
+    if (s == NULL) return err && err->code ? err->code : CX_ESQLITE;
+    for (size_t k = 0; k < m; k++, i++) {
+      int p = (int)k * w;
+      sqlite3_bind_int64(s, p + 1, card);
+      sqlite3_bind_int64(s, p + 2, (int64_t)i);
+      for (int col = 0; col < lists[list].ntext; col++) bind_text(s, p + 3 + col, field(c, i, col));
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return db_error(st, err, "inserting a card's rows");
+  }
+  return 0;
 }
 
 int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
@@ -517,55 +560,15 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
   bind_text(s, 11, it->json);
   if ((rc = run(st, S_CARD, err))) return rc;
 
-  int64_t pord = 0, tord = 0, cord = 0;
-  if ((rc = insert_strv(st, S_PACK, row, NULL, &c->packs, &pord, err)) ||
-      (rc = insert_strv(st, S_TAG, row, NULL, &c->capability_tags, &tord, err)) ||
-      (rc = insert_strv(st, S_CLAUSE, row, "primary", &c->primary_ids, &cord, err)) ||
-      (rc = insert_strv(st, S_CLAUSE, row, "overlap", &c->overlap_ids, &cord, err)))
+  if ((rc = insert_list(st, L_PACK, row, c, c->packs.n, pack_field, err)) ||
+      (rc = insert_list(st, L_TAG, row, c, c->capability_tags.n, tag_field, err)) ||
+      (rc = insert_list(st, L_CLAUSE, row, c, c->primary_ids.n + c->overlap_ids.n, clause_field,
+                        err)) ||
+      (rc = insert_list(st, L_SOURCE, row, c, c->nsources, source_field, err)) ||
+      (rc = insert_list(st, L_ACTION, row, c, c->nactions, action_field, err)) ||
+      (rc = insert_list(st, L_LINK, row, c, c->links.n, link_field, err)) ||
+      (rc = insert_list(st, L_SECTION, row, c, c->nsections, section_field, err)))
     return rc;
-
-  s = st->stmt[S_SOURCE];
-  for (size_t i = 0; i < c->nsources; i++) {
-    sqlite3_bind_int64(s, 1, row);
-    sqlite3_bind_int64(s, 2, (int64_t)i);
-    bind_text(s, 3, c->sources[i].title);
-    bind_text(s, 4, c->sources[i].id);
-    bind_text(s, 5, c->sources[i].locator);
-    if ((rc = run(st, S_SOURCE, err))) return rc;
-  }
-  s = st->stmt[S_ACTION];
-  for (size_t i = 0; i < c->nactions; i++) {
-    sqlite3_bind_int64(s, 1, row);
-    sqlite3_bind_int64(s, 2, (int64_t)i);
-    bind_text(s, 3, c->actions[i].type);
-    bind_text(s, 4, c->actions[i].target);
-    bind_text(s, 5, c->actions[i].label);
-    if ((rc = run(st, S_ACTION, err))) return rc;
-  }
-  s = st->stmt[S_LINK];
-  for (size_t i = 0; i < c->links.n; i++) {
-    sqlite3_bind_int64(s, 1, row);
-    sqlite3_bind_int64(s, 2, (int64_t)i);
-    bind_text(s, 3, c->links.v[i]);
-    if ((rc = run(st, S_LINK, err))) return rc;
-  }
-  for (size_t i = 0; i < c->nsections;) {
-    size_t n = c->nsections - i < SECTIONS_PER_STMT ? c->nsections - i : SECTIONS_PER_STMT;
-    if ((s = sections_stmt(st, n, err)) == NULL) return err ? err->code : CX_ESQLITE;
-    for (size_t k = 0; k < n; k++, i++) {
-      const cx_section *x = &c->sections[i];
-      int p = (int)k * 5;
-      sqlite3_bind_int64(s, p + 1, row);
-      sqlite3_bind_int64(s, p + 2, (int64_t)i);
-      bind_text(s, p + 3, x->name ? x->name : "");
-      bind_text(s, p + 4, x->markdown ? x->markdown : "");
-      bind_text(s, p + 5, x->text ? x->text : "");
-    }
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return db_error(st, err, "inserting sections");
-    rc = 0;
-  }
   /* The query engine's hit row, computed by the parser thread: cheaper
    * than the post-build step reading every card's JSON back. */
   s = st->stmt[S_HIT];
@@ -717,10 +720,11 @@ static void finalize_all(cx__store *st) {
     sqlite3_finalize(st->stmt[i]);
     st->stmt[i] = NULL;
   }
-  for (int i = 0; i <= SECTIONS_PER_STMT; i++) {
-    sqlite3_finalize(st->sections[i]);
-    st->sections[i] = NULL;
-  }
+  for (int l = 0; l < L_COUNT; l++)
+    for (int i = 0; i <= ROWS_PER_STMT; i++) {
+      sqlite3_finalize(st->lists[l][i]);
+      st->lists[l][i] = NULL;
+    }
 }
 
 int cx__store_commit(cx__store *st, cx_err *err) {
