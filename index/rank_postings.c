@@ -766,10 +766,8 @@ void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_term
   }
 }
 
-static const cx__postings_acc *sort_acc;
-static int cmp_term_ix(const void *x, const void *y) {
-  return strcmp(sort_acc->terms[*(const uint32_t *)x].term,
-                sort_acc->terms[*(const uint32_t *)y].term);
+static int cmp_term(const void *x, const void *y) {
+  return strcmp((*(acc_term *const *)x)->term, (*(acc_term *const *)y)->term);
 }
 static int cmp_word(const void *x, const void *y) {
   return strcmp(((const acc_word *)x)->word, ((const acc_word *)y)->word);
@@ -779,14 +777,13 @@ static int cmp_word(const void *x, const void *y) {
 static int postings_from_acc(builder *b, cx__postings_acc *a) {
   double avg[4];
   for (int c = 0; c < 4; c++) avg[c] = a->ndocs ? (double)a->tot[c] / (double)a->ndocs : 0;
-  uint32_t *order = cx_xmalloc((a->nterms ? a->nterms : 1) * sizeof *order);
-  for (size_t i = 0; i < a->nterms; i++) order[i] = (uint32_t)i;
-  sort_acc = a; /* the builder runs one build at a time per process */
-  if (a->nterms) qsort(order, a->nterms, sizeof *order, cmp_term_ix);
+  acc_term **order = cx_xmalloc((a->nterms ? a->nterms : 1) * sizeof *order);
+  for (size_t i = 0; i < a->nterms; i++) order[i] = &a->terms[i];
+  if (a->nterms) qsort(order, a->nterms, sizeof *order, cmp_term);
   plist_builder pb = {0};
   int rc = 0;
   for (size_t i = 0; i < a->nterms && rc == 0; i++) {
-    acc_term *x = &a->terms[order[i]];
+    acc_term *x = order[i];
     const unsigned char *p = (const unsigned char *)x->post.p;
     int64_t row = 0;
     pb.n = 0;
