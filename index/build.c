@@ -145,32 +145,229 @@ static int compact_json(const json_t *j, cx__buf *out) {
   }
 }
 
-/* The card's JSON, and its cx_hits row from the same JSON object. */
-static char *card_json(const cx_card *card, cx__item *it) {
-  json_t *j = cx_card_to_json(card);
-  cx__hit_row(card, j, &it->hit, &it->plain, &it->others);
-  cx__buf b;
-  cx__buf_init(&b);
-  char *s;
-  if (compact_json(j, &b) == 0) {
-    s = cx__buf_detach(&b);
-  } else {
-    cx__buf_destroy(&b);
-    s = json_dumps(j, JSON_COMPACT);
+/* ---- a parsed card's stored JSON and cx_hits row, written directly ----
+ * Byte for byte what json_dumps(JSON_COMPACT) makes of cx_card_to_json (with
+ * "sections": null, see CX__SCHEMA_SQL) and of cx__hit_base of it
+ * (test_index and test_build_hits compare them), without building jansson
+ * objects: a tenth of a parser thread's time went there. The parser has
+ * validated the file's UTF-8, so every string is valid. */
+
+static void js_str(cx__buf *b, const char *s) {
+  if (s) compact_string(s, strlen(s), b);
+  else cx__buf_add(b, "null", 4);
+}
+
+/* ,"key": (or without the comma for the first key) */
+static void js_key(cx__buf *b, const char *key) {
+  if (b->n && b->p[b->n - 1] != '{') cx__buf_putc(b, ',');
+  cx__buf_putc(b, '"');
+  cx__buf_puts(b, key);
+  cx__buf_add(b, "\":", 2);
+}
+
+static void js_strv(cx__buf *b, const cx_strv *v, int open, int close) {
+  if (open) cx__buf_putc(b, '[');
+  for (size_t i = 0; i < v->n; i++) {
+    if (v->v[i] == NULL) continue; /* json_string(NULL) is not appended */
+    if (b->p[b->n - 1] != '[') cx__buf_putc(b, ',');
+    js_str(b, v->v[i]);
   }
-  json_decref(j);
-  return s;
+  if (close) cx__buf_putc(b, ']');
+}
+
+/* [{"k0":..,"k1":..,"k2":..},...] of three strings (or nulls) per element */
+static void js_triples(cx__buf *b, size_t n, const char *const *keys,
+                       const char *(*get)(const cx_card *, size_t, int), const cx_card *card) {
+  cx__buf_putc(b, '[');
+  for (size_t i = 0; i < n; i++) {
+    if (i) cx__buf_putc(b, ',');
+    cx__buf_putc(b, '{');
+    for (int k = 0; k < 3; k++) {
+      js_key(b, keys[k]);
+      js_str(b, get(card, i, k));
+    }
+    cx__buf_putc(b, '}');
+  }
+  cx__buf_putc(b, ']');
+}
+
+static const char *source_field(const cx_card *c, size_t i, int k) {
+  return k == 0 ? c->sources[i].title : k == 1 ? c->sources[i].id : c->sources[i].locator;
+}
+
+static const char *action_field(const cx_card *c, size_t i, int k) {
+  return k == 0 ? c->actions[i].type : k == 1 ? c->actions[i].target : c->actions[i].label;
+}
+
+static void card_rows(const cx_card *card, char **json, char **hit) {
+  static const char *const skeys[3] = {"title", "id", "locator"};
+  static const char *const akeys[3] = {"type", "target", "label"};
+  cx__buf src, act, b, h;
+  cx__buf_init(&src);
+  cx__buf_init(&act);
+  js_triples(&src, card->nsources, skeys, source_field, card);
+  js_triples(&act, card->nactions, akeys, action_field, card);
+
+  cx__buf_init(&b);
+  cx__buf_reserve(&b, 4096);
+  cx__buf_putc(&b, '{');
+  js_key(&b, "id");
+  js_str(&b, card->id);
+  js_key(&b, "number");
+  if (card->number >= 0) cx__buf_printf(&b, "%d", card->number);
+  else cx__buf_add(&b, "null", 4);
+  js_key(&b, "query");
+  js_str(&b, card->query);
+  js_key(&b, "title");
+  js_str(&b, card->title);
+  js_key(&b, "path");
+  js_str(&b, card->path);
+  js_key(&b, "packs");
+  js_strv(&b, &card->packs, 1, 1);
+  js_key(&b, "primary_ids");
+  js_strv(&b, &card->primary_ids, 1, 1);
+  js_key(&b, "overlap_ids");
+  js_strv(&b, &card->overlap_ids, 1, 1);
+  js_key(&b, "capability_tags");
+  js_strv(&b, &card->capability_tags, 1, 1);
+  js_key(&b, "flags");
+  js_strv(&b, &card->flags, 1, 1);
+  js_key(&b, "sources");
+  cx__buf_add(&b, src.p, src.n);
+  js_key(&b, "ui");
+  cx__buf_putc(&b, '{');
+  js_key(&b, "cards_hint");
+  js_strv(&b, &card->cards_hint, 1, 1);
+  js_key(&b, "actions");
+  cx__buf_add(&b, act.p, act.n);
+  cx__buf_putc(&b, '}');
+  js_key(&b, "output_mode");
+  js_str(&b, card->output_mode);
+  js_key(&b, "graph_required");
+  cx__buf_puts(&b, card->graph_required < 0 ? "null" : card->graph_required ? "true" : "false");
+  js_key(&b, "notes");
+  js_str(&b, card->notes);
+  js_key(&b, "body");
+  js_str(&b, card->body);
+  js_key(&b, "sections");
+  cx__buf_add(&b, "null", 4);
+  js_key(&b, "links");
+  js_strv(&b, &card->links, 1, 1);
+  js_key(&b, "extra");
+  if (card->nextras == 0) {
+    cx__buf_add(&b, "{}", 2);
+  } else {
+    /* Rare, and jansson decides duplicate keys and the values' formatting. */
+    json_t *extra = json_object();
+    for (size_t i = 0; i < card->nextras; i++) {
+      json_t *v = json_loads(card->extras[i].json, JSON_DECODE_ANY, NULL);
+      json_object_set_new(extra, card->extras[i].key, v ? v : json_string(card->extras[i].json));
+    }
+    cx__buf e;
+    cx__buf_init(&e);
+    if (compact_json(extra, &e) != 0) {
+      char *d = json_dumps(extra, JSON_COMPACT);
+      e.n = 0;
+      cx__buf_puts(&e, d ? d : "{}");
+      free(d);
+    }
+    cx__buf_add(&b, e.p, e.n);
+    cx__buf_destroy(&e);
+    json_decref(extra);
+  }
+  js_key(&b, "hash");
+  js_str(&b, card->hash);
+  cx__buf_putc(&b, '}');
+  *json = cx__buf_detach(&b);
+
+  cx__buf_init(&h);
+  cx__buf_putc(&h, '{');
+  js_key(&h, "id");
+  js_str(&h, card->id ? card->id : "");
+  js_key(&h, "question");
+  js_str(&h, card->query ? card->query : "");
+  js_key(&h, "title");
+  js_str(&h, card->title ? card->title : card->query ? card->query : "");
+  js_key(&h, "packs");
+  js_strv(&h, &card->packs, 1, 1);
+  js_key(&h, "tags");
+  js_strv(&h, &card->capability_tags, 1, 1);
+  js_key(&h, "clause_ids");
+  js_strv(&h, &card->primary_ids, 1, 0);
+  js_strv(&h, &card->overlap_ids, 0, 1);
+  js_key(&h, "sources");
+  cx__buf_add(&h, src.p, src.n);
+  js_key(&h, "actions");
+  cx__buf_add(&h, act.p, act.n);
+  cx__buf_putc(&h, '}');
+  *hit = cx__buf_detach(&h);
+  cx__buf_destroy(&src);
+  cx__buf_destroy(&act);
 }
 
 /* ---- the pipeline ---- */
 
 typedef struct slot {
   cx__item item;
-  int done;
+  int done;  /* parsed, waiting for the writer */
+  int dirty; /* handed to the sink: to be cleared by whoever reuses the slot */
 } slot;
+
+/* A parser thread's own tools: FTS5 tokenizers, and a connection to the old
+ * index for the texts of unchanged cards (opened on first use). */
+typedef struct parser_tls {
+  cx__term_counter *tc;
+  sqlite3 *old;
+  sqlite3_stmt *old_fts;
+  int old_failed;
+} parser_tls;
+
+static void tls_destroy(parser_tls *t) {
+  cx__term_counter_free(t->tc);
+  sqlite3_finalize(t->old_fts);
+  sqlite3_close(t->old);
+  memset(t, 0, sizeof *t);
+}
+
+/* The FTS texts of an unchanged card, from the old index; 0 when they cannot
+ * be read (the writer then reads them itself). */
+static int old_texts(const cx__pipeline *p, parser_tls *t, cx__item *it) {
+  if (t->old == NULL && !t->old_failed) {
+    if (sqlite3_open_v2(p->old_path, &t->old, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(t->old, "SELECT question, tags, answer, sources FROM fts"
+                           " WHERE rowid = ?1", -1, &t->old_fts, NULL) != SQLITE_OK) {
+      sqlite3_close(t->old);
+      t->old = NULL;
+      t->old_failed = 1;
+    }
+  }
+  if (t->old_fts == NULL) return 0;
+  sqlite3_bind_int64(t->old_fts, 1, it->old_rowid);
+  int ok = sqlite3_step(t->old_fts) == SQLITE_ROW;
+  if (ok) {
+    cx__buf *col[4] = {&it->doc.question, &it->doc.tags, &it->doc.answer, &it->doc.sources};
+    for (int c = 0; c < 4; c++) {
+      cx__buf_init(col[c]);
+      const char *v = (const char *)sqlite3_column_text(t->old_fts, c);
+      cx__buf_add(col[c], v ? v : "", v ? (size_t)sqlite3_column_bytes(t->old_fts, c) : 0);
+    }
+    it->has_doc = 1;
+  }
+  sqlite3_reset(t->old_fts);
+  return ok;
+}
+
+static void count_terms(parser_tls *t, cx__item *it) {
+  const char *col[4] = {it->doc.question.p, it->doc.tags.p, it->doc.answer.p,
+                        it->doc.sources.p};
+  cx__term_counter_count(t->tc, col, &it->terms);
+  it->has_terms = 1;
+}
 
 typedef struct pipe_state {
   const cx__pipeline *p;
+  parser_tls *tls; /* one per thread, and one for the calling thread */
   slot *slots;
   size_t window;
   size_t next;     /* next file a parser thread claims */
@@ -180,7 +377,7 @@ typedef struct pipe_state {
   pthread_cond_t ready, space;
 } pipe_state;
 
-static void process(const cx__pipeline *p, cx__item *it) {
+static void process(const cx__pipeline *p, parser_tls *tls, cx__item *it) {
   const char *path = it->file->path;
   size_t max = p->opts->parse.max_bytes ? p->opts->parse.max_bytes : CX_DEFAULT_MAX_CARD_BYTES;
   char *data;
@@ -196,6 +393,7 @@ static void process(const cx__pipeline *p, cx__item *it) {
     if (of && of->card > 0 && of->size == it->size && strcmp(of->hash, it->hash) == 0) {
       it->old_rowid = of->card;
       free(data);
+      if (p->count_terms && p->old_path && old_texts(p, tls, it)) count_terms(tls, it);
       return;
     }
   }
@@ -209,9 +407,11 @@ static void process(const cx__pipeline *p, cx__item *it) {
     return;
   }
   if (p->make_docs) {
-    it->json = card_json(it->card, it);
+    card_rows(it->card, &it->json, &it->hit);
+    cx__hit_texts(it->card, &it->plain, &it->others);
     cx__fts_doc_build(it->card, &it->doc);
     it->has_doc = 1;
+    if (p->count_terms) count_terms(tls, it);
   }
 }
 
@@ -222,12 +422,19 @@ static void item_clear(cx__item *it) {
   free(it->plain);
   free(it->others);
   if (it->has_doc) cx__fts_doc_destroy(&it->doc);
+  if (it->has_terms) cx__doc_terms_destroy(&it->terms);
   cx_diags_destroy(&it->diags);
   memset(it, 0, sizeof *it);
 }
 
+typedef struct worker_arg {
+  pipe_state *ps;
+  parser_tls *tls;
+} worker_arg;
+
 static void *worker(void *arg) {
-  pipe_state *ps = arg;
+  pipe_state *ps = ((worker_arg *)arg)->ps;
+  parser_tls *tls = ((worker_arg *)arg)->tls;
   for (;;) {
     pthread_mutex_lock(&ps->mu);
     /* Stay at most `window` files ahead of the writer: memory stays bounded
@@ -242,9 +449,14 @@ static void *worker(void *arg) {
     pthread_mutex_unlock(&ps->mu);
 
     slot *s = &ps->slots[i % ps->window];
+    /* The previous file's memory is freed here rather than on the writer,
+     * which is the build's critical path (and frees into this thread's
+     * malloc arena cost it more). */
+    if (s->dirty) item_clear(&s->item);
+    s->dirty = 0;
     memset(&s->item, 0, sizeof s->item);
     s->item.file = &ps->p->files->v[i];
-    process(ps->p, &s->item);
+    process(ps->p, tls, &s->item);
 
     pthread_mutex_lock(&ps->mu);
     s->done = 1;
@@ -291,30 +503,37 @@ int cx__pipeline_run(const cx__pipeline *p) {
   pthread_cond_init(&ps.space, NULL);
 
   pthread_t *tids = cx_xcalloc((size_t)threads, sizeof *tids);
+  worker_arg *args = cx_xcalloc((size_t)threads, sizeof *args);
+  ps.tls = cx_xcalloc((size_t)threads + 1, sizeof *ps.tls);
+  int rc = 0;
+  if (p->count_terms)
+    for (int t = 0; t <= threads && rc == 0; t++)
+      if ((ps.tls[t].tc = cx__term_counter_new(NULL)) == NULL) rc = CX_ESQLITE;
   int started = 0;
-  for (int t = 0; t < threads && n > 0; t++) {
-    if (pthread_create(&tids[t], NULL, worker, &ps) != 0) break;
+  for (int t = 0; t < threads && n > 0 && rc == 0; t++) {
+    args[t] = (worker_arg){&ps, &ps.tls[t]};
+    if (pthread_create(&tids[t], NULL, worker, &args[t]) != 0) break;
     started++;
   }
 
-  int rc = 0;
   int64_t t0 = cx__now_us(), last = 0;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && rc == 0; i++) {
     slot *s = &ps.slots[i % ps.window];
     if (started == 0) {
       /* No thread could be started: parse here, one file at a time. */
       memset(&s->item, 0, sizeof s->item);
       s->item.file = &p->files->v[i];
-      process(p, &s->item);
+      process(p, &ps.tls[threads], &s->item);
     } else {
       pthread_mutex_lock(&ps.mu);
       while (!s->done) pthread_cond_wait(&ps.ready, &ps.mu);
       pthread_mutex_unlock(&ps.mu);
     }
     rc = p->sink(p->ctx, &s->item);
-    item_clear(&s->item);
+    if (started == 0) item_clear(&s->item);
     pthread_mutex_lock(&ps.mu);
     s->done = 0;
+    s->dirty = started > 0;
     ps.consumed = i + 1;
     if (rc) ps.stop = 1;
     pthread_cond_broadcast(&ps.space);
@@ -326,7 +545,10 @@ int cx__pipeline_run(const cx__pipeline *p) {
   if (p->opts->progress) progress(p, n, t0, &last, 1);
   /* After a stop, files parsed ahead of the writer are dropped. */
   for (size_t i = 0; i < ps.window; i++)
-    if (ps.slots[i].done) item_clear(&ps.slots[i].item);
+    if (ps.slots[i].done || ps.slots[i].dirty) item_clear(&ps.slots[i].item);
+  for (int t = 0; t <= threads; t++) tls_destroy(&ps.tls[t]);
+  free(ps.tls);
+  free(args);
   free(tids);
   free(ps.slots);
   pthread_mutex_destroy(&ps.mu);
@@ -400,18 +622,17 @@ void cx__builder_fingerprint(const cx_parse_opts *opts, char out[17]) {
   cx_diags d;
   cx_diags_init(&d);
   if (cx_card_parse("<sample>", sample_card, sizeof sample_card - 1, opts, &card, &d) == 0) {
-    json_t *j = cx_card_to_json(card);
-    char *s = json_dumps(j, JSON_COMPACT);
-    cx__buf_puts(&b, s ? s : "");
-    free(s);
-    /* The query engine's hit row too: incremental builds copy old ones. */
-    char *hit, *plain, *others;
-    cx__hit_row(card, j, &hit, &plain, &others);
-    cx__buf_printf(&b, "\n%s\n%s\n%s", hit, plain ? plain : "(null)", others ? others : "(null)");
+    /* The stored JSON and the query engine's hit row too: incremental
+     * builds copy old ones. */
+    char *json, *hit, *plain, *others;
+    card_rows(card, &json, &hit);
+    cx__hit_texts(card, &plain, &others);
+    cx__buf_printf(&b, "%s\n%s\n%s\n%s", json, hit, plain ? plain : "(null)",
+                   others ? others : "(null)");
+    free(json);
     free(hit);
     free(plain);
     free(others);
-    json_decref(j);
     cx__fts_doc doc;
     cx__fts_doc_build(card, &doc);
     cx__buf_printf(&b, "\n%s\n%s\n%s\n%s\n", doc.question.p ? doc.question.p : "",
@@ -645,8 +866,13 @@ static int build_once(const char *const *paths, size_t npaths, const char *out_p
   b.diags = &diags;
   b.stats = &stats;
   b.err = err;
-  cx__pipeline p = {&files, &opts, b.old, 1, build_sink, &b, "indexing"};
-  if ((rc = cx__pipeline_run(&p)) != 0) goto done;
+  cx__pipeline p = {&files, &opts, b.old, 1, build_sink, &b, "indexing", 1,
+                    b.old ? out_path : NULL};
+  if ((rc = cx__pipeline_run(&p)) != 0) {
+    if (rc == CX_ESQLITE && (err == NULL || err->code == 0))
+      cx_err_set(err, rc, NULL, "cannot create the FTS5 tokenizers");
+    goto done;
+  }
   cx__phase("parse+insert");
   stats.files = files.n;
 

@@ -23,7 +23,7 @@ extern "C" {
 /* Version of the JSON-RPC protocol spoken by cardexd (docs/protocol.md). */
 #define CX_PROTOCOL_VERSION "1.0"
 /* Version of the on-disk index schema; an index with another is refused. */
-#define CX_SCHEMA_VERSION 1
+#define CX_SCHEMA_VERSION 2
 
 /* ---- errors ----------------------------------------------------------- */
 

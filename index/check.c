@@ -254,7 +254,7 @@ int cx_check(const char *const *paths, size_t npaths, const cx_build_opts *opts_
   memset(&c, 0, sizeof c);
   cx__strmap_init(&c.ids);
   c.diags = &diags;
-  cx__pipeline p = {&files, &opts, NULL, 0, check_sink, &c, "checking"};
+  cx__pipeline p = {&files, &opts, NULL, 0, check_sink, &c, "checking", 0, NULL};
   int rc = cx__pipeline_run(&p);
 
   /* Links last: a link may point to a card later in the order. */

@@ -16,7 +16,14 @@ void cx__buf_init(cx__buf *b);
 void cx__buf_destroy(cx__buf *b);
 void cx__buf_add(cx__buf *b, const char *s, size_t n);
 void cx__buf_puts(cx__buf *b, const char *s);
-void cx__buf_putc(cx__buf *b, char c);
+/* Room for extra more bytes and the NUL. */
+void cx__buf_reserve(cx__buf *b, size_t extra);
+/* Inline: the parser and the builder put most of their output a byte at a time. */
+static inline void cx__buf_putc(cx__buf *b, char c) {
+  if (b->n + 2 > b->cap) cx__buf_reserve(b, 1);
+  b->p[b->n++] = c;
+  b->p[b->n] = '\0';
+}
 void cx__buf_printf(cx__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cx__buf_vprintf(cx__buf *b, const char *fmt, va_list ap);
 char *cx__buf_detach(cx__buf *b); /* caller frees; b is left empty */
@@ -36,49 +43,59 @@ int64_t cx__now_us(void);
  *              their normalised identifier forms (see ident.c)
  *   answer   — plain text of every body section except Sources
  *   sources  — source titles, ids and locators, and the Sources section. */
+/* 16 KiB pages: a build writes a quarter of the pages (and of their
+ * overflow chains for multi-KB rows) and costs ~0.2 s less writer CPU at
+ * 10k cards than with 4 KiB; query latency did not change (bench/README.md).
+ * bench_build's bare-FTS5 baseline uses the same. */
+#define CX__PAGE_SIZE "16384"
+/* FTS5 keeps this many bytes of pending terms in memory before it writes a
+ * segment (default 1 MiB): 8 MiB makes an eighth of the level-0 segments,
+ * and of the merging they cause, during a build (the builder's FTS batches,
+ * FTS_BATCH_BYTES in store.c, are as large). Only a build writes. */
+#define CX__FTS_HASHSIZE "8388608"
 #define CX__SCHEMA_SQL                                                        \
-  "PRAGMA page_size=4096;"                                                    \
+  "PRAGMA page_size=" CX__PAGE_SIZE ";"                                       \
   "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"        \
   "CREATE TABLE files(path TEXT PRIMARY KEY, hash TEXT NOT NULL,"             \
   "  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, card INTEGER);"        \
+  /* json: cx_card_to_json with "sections": null (they are in sections,      \
+   * from which cx_get puts them back in place: stored once, not twice). */   \
   "CREATE TABLE cards(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"    \
   "  number INTEGER, path TEXT NOT NULL, hash TEXT NOT NULL,"                 \
   "  query TEXT NOT NULL, title TEXT, output_mode TEXT,"                      \
-  "  graph_required INTEGER, notes TEXT, body TEXT NOT NULL,"                 \
-  "  json TEXT NOT NULL);"                                                    \
-  "CREATE TABLE packs(card INTEGER NOT NULL, pack TEXT NOT NULL);"            \
-  "CREATE INDEX packs_pack ON packs(pack);"                                   \
-  "CREATE TABLE tags(card INTEGER NOT NULL, tag TEXT NOT NULL);"              \
-  "CREATE INDEX tags_tag ON tags(tag);"                                       \
-  "CREATE TABLE clause_ids(card INTEGER NOT NULL, kind TEXT NOT NULL,"        \
-  "  clause TEXT NOT NULL);"                                                  \
+  "  graph_required INTEGER, notes TEXT, json TEXT NOT NULL);"                \
+  /* A card's rows, clustered by card in the order of the card's lists: a    \
+   * build appends them, and a card's rows are one range (cx_get, related    \
+   * cards, the builder's incremental copy) without an index beside. */      \
+  "CREATE TABLE packs(card INTEGER NOT NULL, ord INTEGER NOT NULL,"           \
+  "  pack TEXT NOT NULL, PRIMARY KEY(card, ord)) WITHOUT ROWID;"              \
+  "CREATE TABLE tags(card INTEGER NOT NULL, ord INTEGER NOT NULL,"            \
+  "  tag TEXT NOT NULL, PRIMARY KEY(card, ord)) WITHOUT ROWID;"               \
+  "CREATE TABLE clause_ids(card INTEGER NOT NULL, ord INTEGER NOT NULL,"      \
+  "  kind TEXT NOT NULL, clause TEXT NOT NULL, PRIMARY KEY(card, ord))"       \
+  "  WITHOUT ROWID;"                                                          \
   "CREATE INDEX clause_ids_clause ON clause_ids(clause);"                     \
   "CREATE TABLE sources(card INTEGER NOT NULL, ord INTEGER NOT NULL,"         \
-  "  title TEXT, sid TEXT, locator TEXT);"                                    \
+  "  title TEXT, sid TEXT, locator TEXT, PRIMARY KEY(card, ord))"             \
+  "  WITHOUT ROWID;"                                                          \
   "CREATE TABLE actions(card INTEGER NOT NULL, ord INTEGER NOT NULL,"         \
-  "  type TEXT, target TEXT, label TEXT);"                                    \
+  "  type TEXT, target TEXT, label TEXT, PRIMARY KEY(card, ord))"             \
+  "  WITHOUT ROWID;"                                                          \
   "CREATE TABLE links(card INTEGER NOT NULL, ord INTEGER NOT NULL,"           \
-  "  target TEXT NOT NULL);"                                                  \
-  "CREATE INDEX links_target ON links(target);"                               \
+  "  target TEXT NOT NULL, PRIMARY KEY(card, ord)) WITHOUT ROWID;"            \
   "CREATE TABLE sections(card INTEGER NOT NULL, ord INTEGER NOT NULL,"        \
-  "  name TEXT NOT NULL, markdown TEXT NOT NULL, text TEXT NOT NULL);"        \
+  "  name TEXT NOT NULL, markdown TEXT NOT NULL, text TEXT NOT NULL,"         \
+  "  PRIMARY KEY(card, ord)) WITHOUT ROWID;"                                  \
   "CREATE TABLE synonyms(grp INTEGER NOT NULL, term TEXT NOT NULL);"          \
   "CREATE INDEX synonyms_term ON synonyms(term);"                             \
-  /* Builder: a card's rows by card (incremental copy, cx_get), and the      \
-   * parser's warnings of each card, re-reported when the card is reused. */ \
-  "CREATE INDEX packs_card ON packs(card);"                                   \
-  "CREATE INDEX tags_card ON tags(card);"                                     \
-  "CREATE INDEX clause_ids_card ON clause_ids(card);"                         \
-  "CREATE INDEX sources_card ON sources(card, ord);"                          \
-  "CREATE INDEX actions_card ON actions(card, ord);"                          \
-  "CREATE INDEX links_card ON links(card, ord);"                              \
-  "CREATE INDEX sections_card ON sections(card, ord);"                        \
+  /* The parser's warnings of each card, re-reported when it is reused. */   \
   "CREATE TABLE card_warnings(card INTEGER NOT NULL, ord INTEGER NOT NULL,"   \
-  "  line INTEGER NOT NULL, col INTEGER NOT NULL, message TEXT NOT NULL);"    \
-  "CREATE INDEX card_warnings_card ON card_warnings(card, ord);"              \
+  "  line INTEGER NOT NULL, col INTEGER NOT NULL, message TEXT NOT NULL,"     \
+  "  PRIMARY KEY(card, ord)) WITHOUT ROWID;"                                  \
   "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"      \
   "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');"         \
-  "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"
+  "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"          \
+  "INSERT INTO fts(fts, rank) VALUES('hashsize', " CX__FTS_HASHSIZE ");"
 
 /* The four column texts of a card's FTS5 row (fts_doc.c). The builder
  * inserts them; the query engine's identifier handling must agree with
@@ -110,14 +127,56 @@ void cx__text_idents(const char *text, cx__buf *out);
  * builds them in memory, and a large index is served by the slow plan. */
 struct sqlite3;
 int cx__engine_post_build(struct sqlite3 *db, cx_err *err);
+
+/* What one card adds to cx_postings and cx_words, counted by a parser thread
+ * with FTS5's own tokenizer (so the tokens are exactly the FTS index's):
+ * each distinct term with its frequency per column, each column's length in
+ * tokens (as fts_docsize), and each distinct unstemmed word of 2 to 32 bytes
+ * with the index of its stem among the terms. init/destroy. */
+typedef struct cx__term_tf {
+  uint32_t off, hash; /* term text at text.p + off */
+  uint32_t tf[4];
+} cx__term_tf;
+typedef struct cx__word_stem {
+  uint32_t off, hash; /* word text at text.p + off */
+  uint32_t stem;      /* index in terms */
+} cx__word_stem;
+typedef struct cx__doc_terms {
+  cx__buf text; /* the terms and words, each NUL-terminated */
+  cx__term_tf *terms;
+  size_t nterms, capterms;
+  cx__word_stem *words;
+  size_t nwords, capwords;
+  int len[4];
+} cx__doc_terms;
+void cx__doc_terms_destroy(cx__doc_terms *dt);
+
+/* A parser thread's tokenizers (one per thread: FTS5 tokenizer instances
+ * are not shared) and its scratch tables. new/free. */
+typedef struct cx__term_counter cx__term_counter;
+cx__term_counter *cx__term_counter_new(cx_err *err);
+void cx__term_counter_free(cx__term_counter *tc);
+/* Counts the four FTS column texts of one card into dt (initialised here). */
+void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cx__doc_terms *dt);
+
+/* The writer's side: every card's counts, merged in memory in rowid order,
+ * then written as cx_postings and cx_words by cx__engine_post_build_from
+ * without reading the FTS index back. new/free. */
+typedef struct cx__postings_acc cx__postings_acc;
+cx__postings_acc *cx__postings_acc_new(void);
+void cx__postings_acc_free(cx__postings_acc *acc);
+/* Adds the card with this rowid; rowids must ascend. */
+void cx__postings_acc_add(cx__postings_acc *acc, int64_t rowid, const cx__doc_terms *dt);
+/* cx__engine_post_build, with cx_postings and cx_words from acc (which must
+ * hold every card of the FTS index) instead of from the FTS index. */
+int cx__engine_post_build_from(struct sqlite3 *db, cx__postings_acc *acc, cx_err *err);
 /* For the builder, which fills cx_hits while it inserts the cards it parses
  * (cx__engine_post_build then adds the rows of the cards it copied): creates
  * the query engine's tables in main, empty, at the start of a build; and
- * computes a parsed card's cx_hits row from the card and its
- * cx_card_to_json (thread-safe). Caller frees the three strings; plain and
- * others may be NULL (as stored). */
+ * computes the plain and others columns of a parsed card's cx_hits row
+ * (thread-safe; the builder writes the hit JSON itself, as cx__hit_base
+ * would). Caller frees both; either may be NULL (as stored). */
 int cx__engine_tables_create(struct sqlite3 *db, cx_err *err);
-void cx__hit_row(const cx_card *card, json_t *card_json, char **hit, char **plain,
-                 char **others);
+void cx__hit_texts(const cx_card *card, char **plain, char **others);
 
 #endif

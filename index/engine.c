@@ -22,6 +22,7 @@ static const char *const stmt_sql[CX__ST_N] = {
     [CX__ST_HIT] = "SELECT hit, plain FROM cx_hits WHERE rowid = ?1",
     [CX__ST_SECTIONS] = "SELECT name, text FROM sections WHERE card = ?1 ORDER BY ord",
     [CX__ST_OTHERS] = "SELECT others FROM cx_hits WHERE rowid = ?1",
+    [CX__ST_CARD_SECTIONS] = "SELECT name, markdown, text FROM sections WHERE card = ?1 ORDER BY ord",
 };
 
 int cx__sqlite_err(cx_index *ix, cx_err *err, const char *what) {

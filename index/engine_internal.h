@@ -22,6 +22,7 @@ enum {
   CX__ST_HIT,             /* cx_hits row of a rowid (engine post-build) */
   CX__ST_SECTIONS,        /* name, text of every section of a card */
   CX__ST_OTHERS,          /* cx_hits.others of a rowid */
+  CX__ST_CARD_SECTIONS,   /* name, markdown, text of every section of a card (cx_get) */
   CX__ST_N
 };
 

@@ -81,6 +81,27 @@ json_t *cx__hit_base(json_t *card) {
   return h;
 }
 
+/* Puts the card's rows of sections in place of its JSON's "sections": null. */
+static int card_sections(cx_index *ix, int64_t rowid, json_t *card, cx_err *err) {
+  sqlite3_stmt *st = cx__stmt(ix, CX__ST_CARD_SECTIONS, err);
+  if (st == NULL) return CX_ESQLITE;
+  sqlite3_bind_int64(st, 1, rowid);
+  json_t *a = json_array();
+  int s;
+  while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    json_t *x = json_object();
+    static const char *const keys[3] = {"name", "markdown", "text"};
+    for (int c = 0; c < 3; c++) {
+      const char *v = (const char *)sqlite3_column_text(st, c);
+      json_object_set_new(x, keys[c], json_string(v ? v : ""));
+    }
+    json_array_append_new(a, x);
+  }
+  sqlite3_reset(st);
+  json_object_set_new(card, "sections", a);
+  return s == SQLITE_DONE ? 0 : cx__sqlite_err(ix, err, "reading sections");
+}
+
 json_t *cx__card_json(cx_index *ix, int64_t rowid, cx_err *err) {
   sqlite3_stmt *st = cx__stmt(ix, CX__ST_CARD_BY_ROWID, err);
   if (st == NULL) return NULL;
@@ -100,6 +121,12 @@ json_t *cx__card_json(cx_index *ix, int64_t rowid, cx_err *err) {
       /* The columns are authoritative for what is searched. */
       json_object_set_new(card, "id", json_string((const char *)sqlite3_column_text(st, 0)));
       json_object_set_new(card, "query", json_string((const char *)sqlite3_column_text(st, 1)));
+      /* The builder stores the sections once, in their table. */
+      if (json_is_null(json_object_get(card, "sections")) &&
+          card_sections(ix, rowid, card, err) != 0) {
+        json_decref(card);
+        card = NULL;
+      }
     }
   } else if (s == SQLITE_DONE) {
     cx_err_set(err, CX_ECORRUPT, "", "%s: fts row %lld has no card; rebuild the index", ix->path,

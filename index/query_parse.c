@@ -145,6 +145,14 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
       i++;
       continue;
     }
+    /* Every pattern below starts with one of these ("§" with 0xc2): other
+     * words are passed over (the builder runs this over every card's text). */
+    unsigned char c0 = (unsigned char)s[i];
+    if (!(c0 == 'q' || c0 == 'i' || c0 == 'a' || c0 == 'c' || c0 == 's' || c0 == 0xc2 ||
+          isdigit(c0))) {
+      i++;
+      continue;
+    }
     size_t start = i, end = i;
     /* Card ids: q77, q077, Q000123. */
     if (s[i] == 'q' && i + 1 < n && isdigit((unsigned char)s[i + 1])) {
@@ -245,7 +253,7 @@ static size_t find_idents(const char *text, size_t n, cx__buf *out, span *spans,
       } kw[] = {{"clause", ""}, {"cl.", ""}, {"cl", ""}, {"article", "art."}, {"art.", "art."},
                 {"art", "art."}, {"section", ""}, {"§", ""}};
       for (size_t w = 0; w < sizeof kw / sizeof *kw; w++) {
-        if (!word_at(s, i, n, kw[w].word)) continue;
+        if (kw[w].word[0] != s[i] || !word_at(s, i, n, kw[w].word)) continue;
         size_t k = i + strlen(kw[w].word);
         if (k < n && is_word_char((unsigned char)s[k]) && kw[w].word[strlen(kw[w].word) - 1] != '.')
           continue;

@@ -12,6 +12,7 @@
 #include "rank_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,12 +381,459 @@ static int build_words(builder *b) {
   return rc;
 }
 
+/* ---- cx_postings and cx_words from counts made while parsing ----
+ * The builder's parser threads tokenize each card's FTS columns with FTS5's
+ * own tokenizer (cx__term_counter) and the writer merges the counts
+ * (cx__postings_acc): the same rows as build_postings and build_words, but
+ * without scanning an fts5vocab instance table and tokenizing every text a
+ * second time on the writer, which was a third of a build's writer time. */
+
+static uint32_t hash32(const char *s, size_t n) {
+  uint64_t h = hash_str(s, n);
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+struct cx__term_counter {
+  sqlite3 *db; /* in memory: only for its fts5_api */
+  fts5_tokenizer porter_api, plain_api;
+  Fts5Tokenizer *porter, *plain;
+  uint32_t *tslot, *wslot; /* per card: index + 1 into dt->terms / dt->words */
+  size_t tcap, wcap;
+  /* during one column */
+  cx__doc_terms *dt;
+  const char *text;
+  int col;
+  cx__buf word;
+};
+
+cx__term_counter *cx__term_counter_new(cx_err *err) {
+  static const char *porter_args[] = {"unicode61", "remove_diacritics", "2"};
+  static const char *plain_args[] = {"remove_diacritics", "2"};
+  cx__term_counter *tc = cx_xcalloc(1, sizeof *tc);
+  void *pud, *uud;
+  fts5_api *api = NULL;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_open_v2(":memory:", &tc->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+          SQLITE_OK &&
+      sqlite3_prepare_v2(tc->db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+  if (api == NULL || api->xFindTokenizer(api, "porter", &pud, &tc->porter_api) != SQLITE_OK ||
+      api->xFindTokenizer(api, "unicode61", &uud, &tc->plain_api) != SQLITE_OK ||
+      tc->porter_api.xCreate(pud, porter_args, 3, &tc->porter) != SQLITE_OK ||
+      tc->plain_api.xCreate(uud, plain_args, 2, &tc->plain) != SQLITE_OK) {
+    cx_err_set(err, CX_ESQLITE, "", "cannot create the FTS5 tokenizers (is this SQLite built "
+               "with FTS5?)");
+    cx__term_counter_free(tc);
+    return NULL;
+  }
+  tc->tcap = tc->wcap = 1024;
+  tc->tslot = cx_xcalloc(tc->tcap, sizeof *tc->tslot);
+  tc->wslot = cx_xcalloc(tc->wcap, sizeof *tc->wslot);
+  cx__buf_init(&tc->word);
+  return tc;
+}
+
+void cx__term_counter_free(cx__term_counter *tc) {
+  if (tc == NULL) return;
+  if (tc->porter) tc->porter_api.xDelete(tc->porter);
+  if (tc->plain) tc->plain_api.xDelete(tc->plain);
+  sqlite3_close(tc->db);
+  free(tc->tslot);
+  free(tc->wslot);
+  cx__buf_destroy(&tc->word);
+  free(tc);
+}
+
+void cx__doc_terms_destroy(cx__doc_terms *dt) {
+  cx__buf_destroy(&dt->text);
+  free(dt->terms);
+  free(dt->words);
+  memset(dt, 0, sizeof *dt);
+}
+
+/* Appends s and a NUL to dt->text; its offset. */
+static uint32_t dt_str(cx__doc_terms *dt, const char *s, size_t n) {
+  uint32_t off = (uint32_t)dt->text.n;
+  cx__buf_reserve(&dt->text, n + 1);
+  memcpy(dt->text.p + off, s, n);
+  dt->text.p[off + n] = '\0';
+  dt->text.n += n + 1;
+  return off;
+}
+
+/* Doubles a per-card slot table, rehashing the entries' hashes. */
+static void regrow(uint32_t **slots, size_t *cap, const void *items, size_t stride, size_t hoff) {
+  size_t ncap = *cap * 2;
+  uint32_t *v = cx_xcalloc(ncap, sizeof *v);
+  for (size_t i = 0; i < *cap; i++) {
+    if ((*slots)[i] == 0) continue;
+    uint32_t h;
+    memcpy(&h, (const char *)items + ((*slots)[i] - 1) * stride + hoff, sizeof h);
+    size_t j = h & (ncap - 1);
+    while (v[j]) j = (j + 1) & (ncap - 1);
+    v[j] = (*slots)[i];
+  }
+  free(*slots);
+  *slots = v;
+  *cap = ncap;
+}
+
+static int plain_cb(void *ctx, int flags, const char *tok, int n, int start, int end) {
+  (void)start, (void)end;
+  cx__buf *w = ctx;
+  if (flags & FTS5_TOKEN_COLOCATED) return SQLITE_OK;
+  w->n = 0;
+  cx__buf_add(w, tok, (size_t)n);
+  return SQLITE_DONE;
+}
+
+static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int end) {
+  cx__term_counter *tc = ctx;
+  cx__doc_terms *dt = tc->dt;
+  if (flags & FTS5_TOKEN_COLOCATED) return SQLITE_OK;
+  dt->len[tc->col]++;
+  /* The term (porter stem) and its frequency in this column. */
+  uint32_t h = hash32(tok, (size_t)n);
+  size_t j = h & (tc->tcap - 1);
+  uint32_t ti;
+  for (;; j = (j + 1) & (tc->tcap - 1)) {
+    uint32_t s = tc->tslot[j];
+    if (s == 0) {
+      if (dt->nterms == dt->capterms) {
+        dt->capterms = dt->capterms ? dt->capterms * 2 : 128;
+        dt->terms = cx_xrealloc(dt->terms, dt->capterms * sizeof *dt->terms);
+      }
+      ti = (uint32_t)dt->nterms++;
+      cx__term_tf *t = &dt->terms[ti];
+      memset(t, 0, sizeof *t);
+      t->hash = h;
+      t->off = dt_str(dt, tok, (size_t)n);
+      tc->tslot[j] = ti + 1;
+      if (dt->nterms * 2 > tc->tcap)
+        regrow(&tc->tslot, &tc->tcap, dt->terms, sizeof *dt->terms, offsetof(cx__term_tf, hash));
+      break;
+    }
+    const cx__term_tf *t = &dt->terms[s - 1];
+    if (t->hash == h && strncmp(dt->text.p + t->off, tok, (size_t)n) == 0 &&
+        dt->text.p[t->off + (size_t)n] == '\0') {
+      ti = s - 1;
+      break;
+    }
+  }
+  dt->terms[ti].tf[tc->col]++;
+  /* The unstemmed word: unicode61's folding of the token's bytes, which for
+   * ASCII is lowercasing (build_words tokenizes the texts again instead). */
+  const char *span = tc->text + start;
+  size_t sn = (size_t)(end - start), i;
+  for (i = 0; i < sn && !((unsigned char)span[i] & 0x80); i++) {}
+  cx__buf *w = &tc->word;
+  w->n = 0;
+  if (i == sn) {
+    if (sn < 2 || sn > 32) return SQLITE_OK;
+    cx__buf_add(w, span, sn);
+    for (i = 0; i < sn; i++)
+      if (w->p[i] >= 'A' && w->p[i] <= 'Z') w->p[i] += 32;
+  } else {
+    tc->plain_api.xTokenize(tc->plain, w, FTS5_TOKENIZE_DOCUMENT, span, (int)sn, plain_cb);
+  }
+  if (w->n < 2 || w->n > 32) return SQLITE_OK;
+  /* Most words are their own stem: the term's hash is the word's. */
+  if (w->n != (size_t)n || memcmp(w->p, tok, (size_t)n) != 0) h = hash32(w->p, w->n);
+  for (j = h & (tc->wcap - 1);; j = (j + 1) & (tc->wcap - 1)) {
+    uint32_t s = tc->wslot[j];
+    if (s == 0) break;
+    const cx__word_stem *x = &dt->words[s - 1];
+    if (x->hash == h && strncmp(dt->text.p + x->off, w->p, w->n) == 0 &&
+        dt->text.p[x->off + w->n] == '\0')
+      return SQLITE_OK;
+  }
+  if (dt->nwords == dt->capwords) {
+    dt->capwords = dt->capwords ? dt->capwords * 2 : 128;
+    dt->words = cx_xrealloc(dt->words, dt->capwords * sizeof *dt->words);
+  }
+  cx__word_stem *x = &dt->words[dt->nwords++];
+  x->hash = h;
+  x->off = dt_str(dt, w->p, w->n);
+  x->stem = ti;
+  tc->wslot[j] = (uint32_t)dt->nwords;
+  if (dt->nwords * 2 > tc->wcap)
+    regrow(&tc->wslot, &tc->wcap, dt->words, sizeof *dt->words, offsetof(cx__word_stem, hash));
+  return SQLITE_OK;
+}
+
+void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cx__doc_terms *dt) {
+  memset(dt, 0, sizeof *dt);
+  cx__buf_init(&dt->text);
+  tc->dt = dt;
+  for (int c = 0; c < 4; c++) {
+    if (col[c] == NULL || col[c][0] == '\0') continue;
+    tc->col = c;
+    tc->text = col[c];
+    tc->porter_api.xTokenize(tc->porter, tc, FTS5_TOKENIZE_DOCUMENT, col[c], (int)strlen(col[c]),
+                             count_cb);
+  }
+  memset(tc->tslot, 0, tc->tcap * sizeof *tc->tslot);
+  memset(tc->wslot, 0, tc->wcap * sizeof *tc->wslot);
+  tc->dt = NULL;
+}
+
+/* The writer's merge: per term, its postings as varints (rowid delta, then
+ * tf of each column), in rowid order; the impacts need every card's column
+ * lengths first, so they are computed when the lists are written. */
+typedef struct acc_term {
+  char *term;
+  uint32_t hash, df;
+  int64_t last;
+  cx__buf post;
+} acc_term;
+
+typedef struct acc_word {
+  char *word;
+  uint32_t hash, stem; /* stem: index in terms */
+} acc_word;
+
+struct cx__postings_acc {
+  acc_term *terms;
+  size_t nterms, capterms;
+  uint64_t *tslot; /* hash << 32 | index + 1: a probe reads one array */
+  size_t tcap;
+  acc_word *words;
+  size_t nwords, capwords;
+  uint64_t *wslot; /* likewise */
+  size_t wcap;
+  uint32_t *ids; /* scratch of cx__postings_acc_add */
+  size_t capids;
+  int (*len)[4]; /* by rowid */
+  size_t caplen;
+  int64_t maxrow, ndocs, tot[4];
+  /* term and word texts, in chunks (hundreds of thousands of small strings) */
+  char *chunk;
+  size_t chunk_left;
+  char **chunks;
+  size_t nchunks;
+};
+
+cx__postings_acc *cx__postings_acc_new(void) {
+  cx__postings_acc *a = cx_xcalloc(1, sizeof *a);
+  a->tcap = a->wcap = 1 << 14;
+  a->tslot = cx_xcalloc(a->tcap, sizeof *a->tslot);
+  a->wslot = cx_xcalloc(a->wcap, sizeof *a->wslot);
+  return a;
+}
+
+void cx__postings_acc_free(cx__postings_acc *a) {
+  if (a == NULL) return;
+  for (size_t i = 0; i < a->nterms; i++) cx__buf_destroy(&a->terms[i].post);
+  free(a->terms);
+  free(a->tslot);
+  free(a->words);
+  free(a->wslot);
+  free(a->len);
+  free(a->ids);
+  for (size_t i = 0; i < a->nchunks; i++) free(a->chunks[i]);
+  free(a->chunks);
+  free(a);
+}
+
+static char *acc_str(cx__postings_acc *a, const char *s) {
+  size_t n = strlen(s) + 1;
+  if (n > a->chunk_left) {
+    size_t sz = n > 65536 ? n : 65536;
+    a->chunks = cx_xrealloc(a->chunks, (a->nchunks + 1) * sizeof *a->chunks);
+    a->chunk = a->chunks[a->nchunks++] = cx_xmalloc(sz);
+    a->chunk_left = sz;
+  }
+  char *p = a->chunk;
+  memcpy(p, s, n);
+  a->chunk += n;
+  a->chunk_left -= n;
+  return p;
+}
+
+/* Doubles a slot table of (hash << 32 | index + 1). */
+static void regrow64(uint64_t **slots, size_t *cap) {
+  size_t ncap = *cap * 2;
+  uint64_t *v = cx_xcalloc(ncap, sizeof *v);
+  for (size_t i = 0; i < *cap; i++) {
+    uint64_t e = (*slots)[i];
+    if (e == 0) continue;
+    size_t j = (e >> 32) & (ncap - 1);
+    while (v[j]) j = (j + 1) & (ncap - 1);
+    v[j] = e;
+  }
+  free(*slots);
+  *slots = v;
+  *cap = ncap;
+}
+
+static uint32_t acc_term_of(cx__postings_acc *a, const char *t, uint32_t h) {
+  size_t j = h & (a->tcap - 1);
+  for (;; j = (j + 1) & (a->tcap - 1)) {
+    uint64_t e = a->tslot[j];
+    if (e == 0) break;
+    uint32_t k = (uint32_t)e - 1;
+    if ((uint32_t)(e >> 32) == h && strcmp(a->terms[k].term, t) == 0) return k;
+  }
+  if (a->nterms == a->capterms) {
+    a->capterms = a->capterms ? a->capterms * 2 : 4096;
+    a->terms = cx_xrealloc(a->terms, a->capterms * sizeof *a->terms);
+  }
+  acc_term *x = &a->terms[a->nterms++];
+  memset(x, 0, sizeof *x);
+  x->term = acc_str(a, t);
+  x->hash = h;
+  a->tslot[j] = (uint64_t)h << 32 | a->nterms;
+  if (a->nterms * 2 > a->tcap) regrow64(&a->tslot, &a->tcap);
+  return (uint32_t)a->nterms - 1;
+}
+
+static unsigned char *put_uvarint(unsigned char *p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = (unsigned char)v;
+  return p;
+}
+
+static const unsigned char *get_uvarint(const unsigned char *p, uint64_t *v) {
+  uint64_t x = 0;
+  int s = 0;
+  while (*p & 0x80) {
+    x |= (uint64_t)(*p++ & 0x7f) << s;
+    s += 7;
+  }
+  *v = x | (uint64_t)*p++ << s;
+  return p;
+}
+
+void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_terms *dt) {
+  if ((size_t)rowid >= a->caplen) {
+    size_t cap = a->caplen ? a->caplen : 1024;
+    while (cap <= (size_t)rowid) cap *= 2;
+    a->len = cx_xrealloc(a->len, cap * sizeof *a->len);
+    memset(a->len + a->caplen, 0, (cap - a->caplen) * sizeof *a->len);
+    a->caplen = cap;
+  }
+  memcpy(a->len[rowid], dt->len, sizeof dt->len);
+  for (int c = 0; c < 4; c++) a->tot[c] += dt->len[c];
+  a->ndocs++;
+  if (rowid > a->maxrow) a->maxrow = rowid;
+  if (dt->nterms > a->capids) {
+    a->capids = dt->nterms * 2;
+    a->ids = cx_xrealloc(a->ids, a->capids * sizeof *a->ids);
+  }
+  uint32_t *ids = a->ids;
+  for (size_t i = 0; i < dt->nterms; i++) {
+    const cx__term_tf *t = &dt->terms[i];
+    uint32_t ti = ids[i] = acc_term_of(a, dt->text.p + t->off, t->hash);
+    acc_term *x = &a->terms[ti];
+    cx__buf_reserve(&x->post, 50); /* 5 varints */
+    unsigned char *p = (unsigned char *)x->post.p + x->post.n, *p0 = p;
+    p = put_uvarint(p, (uint64_t)(rowid - x->last));
+    for (int c = 0; c < 4; c++) p = put_uvarint(p, t->tf[c]);
+    x->post.n += (size_t)(p - p0);
+    x->last = rowid;
+    x->df++;
+  }
+  for (size_t i = 0; i < dt->nwords; i++) {
+    const cx__word_stem *w = &dt->words[i];
+    const char *s = dt->text.p + w->off;
+    size_t j = w->hash & (a->wcap - 1);
+    int found = 0;
+    for (;; j = (j + 1) & (a->wcap - 1)) {
+      uint64_t e = a->wslot[j];
+      if (e == 0) break;
+      if ((uint32_t)(e >> 32) == w->hash && strcmp(a->words[(uint32_t)e - 1].word, s) == 0) {
+        found = 1;
+        break;
+      }
+    }
+    if (found) continue;
+    if (a->nwords == a->capwords) {
+      a->capwords = a->capwords ? a->capwords * 2 : 4096;
+      a->words = cx_xrealloc(a->words, a->capwords * sizeof *a->words);
+    }
+    acc_word *x = &a->words[a->nwords++];
+    x->word = acc_str(a, s);
+    x->hash = w->hash;
+    x->stem = ids[w->stem];
+    a->wslot[j] = (uint64_t)w->hash << 32 | a->nwords;
+    if (a->nwords * 2 > a->wcap) regrow64(&a->wslot, &a->wcap);
+  }
+}
+
+static int cmp_term(const void *x, const void *y) {
+  return strcmp((*(acc_term *const *)x)->term, (*(acc_term *const *)y)->term);
+}
+static int cmp_word(const void *x, const void *y) {
+  return strcmp(((const acc_word *)x)->word, ((const acc_word *)y)->word);
+}
+
+/* build_postings' rows, in its order (FTS5 keeps terms in byte order). */
+static int postings_from_acc(builder *b, cx__postings_acc *a) {
+  double avg[4];
+  for (int c = 0; c < 4; c++) avg[c] = a->ndocs ? (double)a->tot[c] / (double)a->ndocs : 0;
+  acc_term **order = cx_xmalloc((a->nterms ? a->nterms : 1) * sizeof *order);
+  for (size_t i = 0; i < a->nterms; i++) order[i] = &a->terms[i];
+  if (a->nterms) qsort(order, a->nterms, sizeof *order, cmp_term);
+  plist_builder pb = {0};
+  int rc = 0;
+  for (size_t i = 0; i < a->nterms && rc == 0; i++) {
+    acc_term *x = order[i];
+    const unsigned char *p = (const unsigned char *)x->post.p;
+    int64_t row = 0;
+    pb.n = 0;
+    for (uint32_t k = 0; k < x->df; k++) {
+      uint64_t v;
+      int tf[4];
+      p = get_uvarint(p, &v);
+      row += (int64_t)v;
+      for (int c = 0; c < 4; c++) {
+        p = get_uvarint(p, &v);
+        tf[c] = (int)v;
+      }
+      pb_add(&pb, row, cx__impact(tf, a->len[row], avg));
+    }
+    rc = insert_list(b, x->term, &pb);
+  }
+  free(pb.rowid);
+  free(pb.q);
+  free(order);
+  return rc;
+}
+
+/* build_words' rows. */
+static int words_from_acc(builder *b, cx__postings_acc *a) {
+  if (a->nwords) qsort(a->words, a->nwords, sizeof *a->words, cmp_word); /* NULL when none */
+  /* The word table's hash slots point at the unsorted order: unusable now. */
+  memset(a->wslot, 0, a->wcap * sizeof *a->wslot);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(b->db, "INSERT OR IGNORE INTO main.cx_words(word, stem, df) "
+                         "VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
+    return b_err(b, "preparing words");
+  int rc = 0;
+  for (size_t i = 0; i < a->nwords && rc == 0; i++) {
+    const acc_term *t = &a->terms[a->words[i].stem];
+    sqlite3_bind_text(st, 1, a->words[i].word, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, t->term, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, t->df);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = b_err(b, "inserting words");
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 /* Each card's hit fields as compact JSON, its plain-English answer, and its
  * other sections but Sources (joined by U+001F, for snippets when the answer
  * lacks every query term), so that a query reads one short row per hit
  * instead of parsing the whole card and reading every section (query_hit.c).
  * The builder computes the rows of the cards it parses in its parser threads
- * (cx__hit_row); this fills in the others from the stored rows, with the
+ * (card_rows in build.c, cx__hit_texts); this fills in the others from the stored rows, with the
  * same result. */
 #define DROP_DDL                                                                           \
   "DROP TABLE IF EXISTS %1$s.cx_hits; DROP TABLE IF EXISTS %1$s.cx_postings;"              \
@@ -424,13 +872,7 @@ static int nocase_eq(const char *a, const char *b) {
   }
 }
 
-void cx__hit_row(const cx_card *card, json_t *card_json, char **hit, char **plain,
-                 char **others) {
-  /* As build_hits reads them back: the id and query columns, the JSON. */
-  json_t *h = cx__hit_base(card_json);
-  *hit = json_dumps(h, JSON_COMPACT);
-  json_decref(h);
-  if (*hit == NULL) *hit = cx_xstrdup("{}");
+void cx__hit_texts(const cx_card *card, char **plain, char **others) {
   *plain = NULL;
   cx__buf o;
   cx__buf_init(&o);
@@ -510,7 +952,8 @@ static int build_hits(builder *b, int only_missing) {
 
 /* keep_hits: cx_hits is kept (the builder inserted the rows of the cards it
  * parsed); only the other cards' rows are added. */
-static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx_err *err) {
+static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx__postings_acc *acc,
+                        cx_err *err) {
   builder b = {db, schema, {0}, NULL, err};
   b.tmp.db = db;
   b.tmp.path = (char *)"index";
@@ -536,9 +979,9 @@ static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx_err *
   if (rc == 0 && sqlite3_prepare_v2(db, sql.p, -1, &b.ins, NULL) != SQLITE_OK)
     rc = b_err(&b, "preparing inserts");
   cx__buf_destroy(&sql);
-  if (rc == 0) rc = build_postings(&b);
+  if (rc == 0) rc = acc ? postings_from_acc(&b, acc) : build_postings(&b);
   if (rc == 0) rc = build_phrases(&b);
-  if (rc == 0) rc = build_words(&b);
+  if (rc == 0) rc = acc ? words_from_acc(&b, acc) : build_words(&b);
   if (rc == 0) rc = build_hits(&b, keep_hits);
   sqlite3_finalize(b.ins);
   cx__engine_tokenizers_free(&b.tmp);
@@ -546,10 +989,16 @@ static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx_err *
 }
 
 int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err) {
-  return build_tables(db, schema, 0, err);
+  return build_tables(db, schema, 0, NULL, err);
 }
 
-int cx__engine_post_build(sqlite3 *db, cx_err *err) { return build_tables(db, "main", 1, err); }
+int cx__engine_post_build(sqlite3 *db, cx_err *err) {
+  return build_tables(db, "main", 1, NULL, err);
+}
+
+int cx__engine_post_build_from(sqlite3 *db, cx__postings_acc *acc, cx_err *err) {
+  return build_tables(db, "main", 1, acc, err);
+}
 
 /* ---- the postings cache ---- */
 

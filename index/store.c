@@ -14,7 +14,7 @@
 
 enum {
   /* inserting a parsed card */
-  S_FILE, S_CARD, S_PACK, S_TAG, S_CLAUSE, S_SOURCE, S_ACTION, S_LINK, S_SECTION, S_FTS,
+  S_FILE, S_CARD, S_FTS,
   S_WARNING, S_META, S_SYNONYM, S_HIT,
   /* copying an unchanged card from the old index: ?1 new rowid, ?2 old rowid */
   C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_HIT, C_FTS,
@@ -25,14 +25,7 @@ enum {
 static const char *const stmt_sql[S_COUNT] = {
   [S_FILE] = "INSERT INTO files(path, hash, size, mtime_ns, card) VALUES(?,?,?,?,?)",
   [S_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
-             " graph_required, notes, body, json) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-  [S_PACK] = "INSERT INTO packs(card, pack) VALUES(?,?)",
-  [S_TAG] = "INSERT INTO tags(card, tag) VALUES(?,?)",
-  [S_CLAUSE] = "INSERT INTO clause_ids(card, kind, clause) VALUES(?,?,?)",
-  [S_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) VALUES(?,?,?,?,?)",
-  [S_ACTION] = "INSERT INTO actions(card, ord, type, target, label) VALUES(?,?,?,?,?)",
-  [S_LINK] = "INSERT INTO links(card, ord, target) VALUES(?,?,?)",
-  [S_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) VALUES(?,?,?,?,?)",
+             " graph_required, notes, json) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
   [S_FTS] = "INSERT INTO fts(rowid, question, tags, answer, sources) VALUES(?,?,?,?,?)",
   [S_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) VALUES(?,?,?,?,?)",
   [S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",
@@ -40,25 +33,25 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_HIT] = "INSERT INTO cx_hits(rowid, hit, plain, others) VALUES(?,?,?,?)",
   [C_ID] = "SELECT id FROM old.cards WHERE rowid = ?1",
   [C_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
-             " graph_required, notes, body, json) SELECT ?1, id, number, path, hash, query,"
-             " title, output_mode, graph_required, notes, body, json"
+             " graph_required, notes, json) SELECT ?1, id, number, path, hash, query,"
+             " title, output_mode, graph_required, notes, json"
              " FROM old.cards WHERE rowid = ?2",
-  [C_PACK] = "INSERT INTO packs(card, pack) SELECT ?1, pack FROM old.packs"
-             " WHERE card = ?2 ORDER BY rowid",
-  [C_TAG] = "INSERT INTO tags(card, tag) SELECT ?1, tag FROM old.tags"
-            " WHERE card = ?2 ORDER BY rowid",
-  [C_CLAUSE] = "INSERT INTO clause_ids(card, kind, clause) SELECT ?1, kind, clause"
-               " FROM old.clause_ids WHERE card = ?2 ORDER BY rowid",
+  [C_PACK] = "INSERT INTO packs(card, ord, pack) SELECT ?1, ord, pack FROM old.packs"
+             " WHERE card = ?2 ORDER BY ord",
+  [C_TAG] = "INSERT INTO tags(card, ord, tag) SELECT ?1, ord, tag FROM old.tags"
+            " WHERE card = ?2 ORDER BY ord",
+  [C_CLAUSE] = "INSERT INTO clause_ids(card, ord, kind, clause) SELECT ?1, ord, kind, clause"
+               " FROM old.clause_ids WHERE card = ?2 ORDER BY ord",
   [C_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) SELECT ?1, ord, title,"
-               " sid, locator FROM old.sources WHERE card = ?2 ORDER BY rowid",
+               " sid, locator FROM old.sources WHERE card = ?2 ORDER BY ord",
   [C_ACTION] = "INSERT INTO actions(card, ord, type, target, label) SELECT ?1, ord, type,"
-               " target, label FROM old.actions WHERE card = ?2 ORDER BY rowid",
+               " target, label FROM old.actions WHERE card = ?2 ORDER BY ord",
   [C_LINK] = "INSERT INTO links(card, ord, target) SELECT ?1, ord, target FROM old.links"
-             " WHERE card = ?2 ORDER BY rowid",
+             " WHERE card = ?2 ORDER BY ord",
   [C_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) SELECT ?1, ord, name,"
-                " markdown, text FROM old.sections WHERE card = ?2 ORDER BY rowid",
+                " markdown, text FROM old.sections WHERE card = ?2 ORDER BY ord",
   /* The builder fingerprint covers the sample card's hit row, so an old row
-   * is what cx__hit_row would compute (a missing one is filled in by
+   * is what a parse would compute (a missing one is filled in by
    * cx__engine_post_build). */
   [C_HIT] = "INSERT INTO cx_hits(rowid, hit, plain, others) SELECT ?1, hit, plain, others"
             " FROM old.cx_hits WHERE rowid = ?2",
@@ -67,7 +60,7 @@ static const char *const stmt_sql[S_COUNT] = {
    * savepoint — slow, and the index would differ from a full build's. */
   [C_FTS] = "SELECT question, tags, answer, sources FROM old.fts WHERE rowid = ?1",
   [C_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) SELECT ?1, ord,"
-                " line, col, message FROM old.card_warnings WHERE card = ?2 ORDER BY rowid",
+                " line, col, message FROM old.card_warnings WHERE card = ?2 ORDER BY ord",
   [C_WARNINGS_OF] = "SELECT line, col, message FROM old.card_warnings WHERE card = ?1"
                     " ORDER BY ord",
 };
@@ -78,7 +71,12 @@ static const char *const stmt_sql[S_COUNT] = {
  * Inserted one by one between them, each card would get its own tiny
  * segment (three times the leaf pages, then merges); in batches, the pending
  * terms of a whole batch make one segment, as in a bulk load. */
-#define FTS_BATCH_BYTES (1u << 20)
+#define FTS_BATCH_BYTES (8u << 20) /* = CX__FTS_HASHSIZE */
+
+/* A card's lists, each inserted by a multi-row INSERT of up to
+ * ROWS_PER_STMT rows (insert_list). */
+enum { L_PACK, L_TAG, L_CLAUSE, L_SOURCE, L_ACTION, L_LINK, L_SECTION, L_COUNT };
+#define ROWS_PER_STMT 16
 
 typedef struct fts_row {
   int64_t rowid;
@@ -93,6 +91,9 @@ struct cx__store {
   sqlite3_stmt *stmt[S_COUNT];
   fts_row *batch;
   size_t nbatch, capbatch, batch_bytes;
+  sqlite3_stmt *lists[L_COUNT][ROWS_PER_STMT + 1]; /* by row count, prepared on first use */
+  cx__postings_acc *acc;  /* every card's term counts, for cx_postings and cx_words */
+  cx__term_counter *tc;   /* for a copied card the parser thread could not count */
 };
 
 void cx__utc_now(char out[32]) {
@@ -203,6 +204,7 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
   static atomic_uint seq;
   cx__buf_printf(&tmp, "%s.tmp-%ld.%u", out_path, (long)getpid(), atomic_fetch_add(&seq, 1));
   st->tmp_path = cx__buf_detach(&tmp);
+  st->acc = cx__postings_acc_new();
 
   char *uri = path_uri(st->tmp_path, NULL);
   int rc = sqlite3_open_v2(uri, &st->db,
@@ -216,15 +218,9 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
     cx__store_abort(st);
     return code;
   }
-  /* The temp file is private until the rename: no journal, no syncs (the
-   * file is fsynced once before the rename), a big page cache, one
-   * transaction. A crash leaves garbage only in the temp file. */
+  /* A crash leaves garbage only in the temp file (CX__BUILD_PRAGMAS). */
   char *msg = NULL;
-  if (sqlite3_exec(st->db,
-                   "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                   "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY;"
-                   "PRAGMA cache_size=-131072;",
-                   NULL, NULL, &msg) != SQLITE_OK ||
+  if (sqlite3_exec(st->db, CX__BUILD_PRAGMAS, NULL, NULL, &msg) != SQLITE_OK ||
       sqlite3_exec(st->db, CX__SCHEMA_SQL, NULL, NULL, &msg) != SQLITE_OK) {
     int code = cx_err_set(err, CX_ESQLITE, NULL, "%s: cannot create the schema: %s",
                           st->tmp_path, msg ? msg : sqlite3_errmsg(st->db));
@@ -439,19 +435,105 @@ int cx__store_file(cx__store *st, const cx__item *it, cx_err *err) {
   return insert_file(st, it, 0, err);
 }
 
-static int insert_strv(cx__store *st, int which, int64_t card, const char *kind,
-                       const cx_strv *v, cx_err *err) {
-  sqlite3_stmt *s = st->stmt[which];
-  for (size_t i = 0; i < v->n; i++) {
-    sqlite3_bind_int64(s, 1, card);
-    if (kind) {
-      bind_text(s, 2, kind);
-      bind_text(s, 3, v->v[i]);
-    } else {
-      bind_text(s, 2, v->v[i]);
+/* The card's FTS row and term counts, as the next rowid. The item is cleared
+ * after this: its column texts are taken, not copied. */
+static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
+  cx__fts_doc *doc = &it->doc;
+  char *col[4] = {cx__buf_detach(&doc->question), cx__buf_detach(&doc->tags),
+                  cx__buf_detach(&doc->answer), cx__buf_detach(&doc->sources)};
+  for (int c = 0; c < 4; c++)
+    if (col[c] == NULL) col[c] = cx_xstrdup("");
+  if (!it->has_terms) {
+    if (st->tc == NULL && (st->tc = cx__term_counter_new(err)) == NULL) {
+      for (int c = 0; c < 4; c++) free(col[c]);
+      return CX_ESQLITE;
     }
-    int rc = run(st, which, err);
-    if (rc) return rc;
+    cx__term_counter_count(st->tc, (const char *const *)col, &it->terms);
+    it->has_terms = 1;
+  }
+  cx__postings_acc_add(st->acc, row, &it->terms);
+  st->ncards = row;
+  return batch_add(st, row, col, err);
+}
+
+/* ---- a card's list rows, a multi-row INSERT per table ----
+ * One statement per table and card instead of one per row (a card has ~20
+ * rows): the per-statement cost was most of the writer's time outside FTS5. */
+
+/* The text of column col (0-based after card and ord) of a card's row i. */
+typedef const char *(*row_field_fn)(const cx_card *c, size_t i, int col);
+
+static const char *pack_field(const cx_card *c, size_t i, int col) { return c->packs.v[i]; }
+static const char *tag_field(const cx_card *c, size_t i, int col) {
+  return c->capability_tags.v[i];
+}
+/* primary then overlap ids, one ord sequence */
+static const char *clause_field(const cx_card *c, size_t i, int col) {
+  int primary = i < c->primary_ids.n;
+  if (col == 0) return primary ? "primary" : "overlap";
+  return primary ? c->primary_ids.v[i] : c->overlap_ids.v[i - c->primary_ids.n];
+}
+static const char *source_field(const cx_card *c, size_t i, int col) {
+  return col == 0 ? c->sources[i].title : col == 1 ? c->sources[i].id : c->sources[i].locator;
+}
+static const char *action_field(const cx_card *c, size_t i, int col) {
+  return col == 0 ? c->actions[i].type : col == 1 ? c->actions[i].target : c->actions[i].label;
+}
+static const char *link_field(const cx_card *c, size_t i, int col) { return c->links.v[i]; }
+static const char *section_field(const cx_card *c, size_t i, int col) {
+  const char *v = col == 0 ? c->sections[i].name : col == 1 ? c->sections[i].markdown
+                                                             : c->sections[i].text;
+  return v ? v : "";
+}
+
+static const struct {
+  const char *head; /* up to VALUES */
+  int ntext;        /* text columns after card and ord */
+} lists[L_COUNT] = {
+    [L_PACK] = {"INSERT INTO packs(card, ord, pack) VALUES", 1},
+    [L_TAG] = {"INSERT INTO tags(card, ord, tag) VALUES", 1},
+    [L_CLAUSE] = {"INSERT INTO clause_ids(card, ord, kind, clause) VALUES", 2},
+    [L_SOURCE] = {"INSERT INTO sources(card, ord, title, sid, locator) VALUES", 3},
+    [L_ACTION] = {"INSERT INTO actions(card, ord, type, target, label) VALUES", 3},
+    [L_LINK] = {"INSERT INTO links(card, ord, target) VALUES", 1},
+    [L_SECTION] = {"INSERT INTO sections(card, ord, name, markdown, text) VALUES", 3},
+};
+
+static sqlite3_stmt *list_stmt(cx__store *st, int list, size_t n, cx_err *err) {
+  if (st->lists[list][n]) return st->lists[list][n];
+  cx__buf sql;
+  cx__buf_init(&sql);
+  cx__buf_puts(&sql, lists[list].head);
+  for (size_t i = 0; i < n; i++) {
+    cx__buf_puts(&sql, i ? ",(?,?" : "(?,?");
+    for (int c = 0; c < lists[list].ntext; c++) cx__buf_puts(&sql, ",?");
+    cx__buf_putc(&sql, ')');
+  }
+  if (sqlite3_prepare_v3(st->db, sql.p, -1, SQLITE_PREPARE_PERSISTENT, &st->lists[list][n],
+                         NULL) != SQLITE_OK) {
+    db_error(st, err, "prepare");
+    st->lists[list][n] = NULL;
+  }
+  cx__buf_destroy(&sql);
+  return st->lists[list][n];
+}
+
+static int insert_list(cx__store *st, int list, int64_t card, const cx_card *c, size_t n,
+                       row_field_fn field, cx_err *err) {
+  int w = 2 + lists[list].ntext;
+  for (size_t i = 0; i < n;) {
+    size_t m = n - i < ROWS_PER_STMT ? n - i : ROWS_PER_STMT;
+    sqlite3_stmt *s = list_stmt(st, list, m, err);
+    if (s == NULL) return err && err->code ? err->code : CX_ESQLITE;
+    for (size_t k = 0; k < m; k++, i++) {
+      int p = (int)k * w;
+      sqlite3_bind_int64(s, p + 1, card);
+      sqlite3_bind_int64(s, p + 2, (int64_t)i);
+      for (int col = 0; col < lists[list].ntext; col++) bind_text(s, p + 3 + col, field(c, i, col));
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return db_error(st, err, "inserting a card's rows");
   }
   return 0;
 }
@@ -475,51 +557,18 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
   if (c->graph_required >= 0) sqlite3_bind_int(s, 9, c->graph_required);
   else sqlite3_bind_null(s, 9);
   bind_text(s, 10, c->notes);
-  bind_text(s, 11, c->body ? c->body : "");
-  bind_text(s, 12, it->json);
+  bind_text(s, 11, it->json);
   if ((rc = run(st, S_CARD, err))) return rc;
 
-  if ((rc = insert_strv(st, S_PACK, row, NULL, &c->packs, err)) ||
-      (rc = insert_strv(st, S_TAG, row, NULL, &c->capability_tags, err)) ||
-      (rc = insert_strv(st, S_CLAUSE, row, "primary", &c->primary_ids, err)) ||
-      (rc = insert_strv(st, S_CLAUSE, row, "overlap", &c->overlap_ids, err)))
+  if ((rc = insert_list(st, L_PACK, row, c, c->packs.n, pack_field, err)) ||
+      (rc = insert_list(st, L_TAG, row, c, c->capability_tags.n, tag_field, err)) ||
+      (rc = insert_list(st, L_CLAUSE, row, c, c->primary_ids.n + c->overlap_ids.n, clause_field,
+                        err)) ||
+      (rc = insert_list(st, L_SOURCE, row, c, c->nsources, source_field, err)) ||
+      (rc = insert_list(st, L_ACTION, row, c, c->nactions, action_field, err)) ||
+      (rc = insert_list(st, L_LINK, row, c, c->links.n, link_field, err)) ||
+      (rc = insert_list(st, L_SECTION, row, c, c->nsections, section_field, err)))
     return rc;
-
-  s = st->stmt[S_SOURCE];
-  for (size_t i = 0; i < c->nsources; i++) {
-    sqlite3_bind_int64(s, 1, row);
-    sqlite3_bind_int64(s, 2, (int64_t)i);
-    bind_text(s, 3, c->sources[i].title);
-    bind_text(s, 4, c->sources[i].id);
-    bind_text(s, 5, c->sources[i].locator);
-    if ((rc = run(st, S_SOURCE, err))) return rc;
-  }
-  s = st->stmt[S_ACTION];
-  for (size_t i = 0; i < c->nactions; i++) {
-    sqlite3_bind_int64(s, 1, row);
-    sqlite3_bind_int64(s, 2, (int64_t)i);
-    bind_text(s, 3, c->actions[i].type);
-    bind_text(s, 4, c->actions[i].target);
-    bind_text(s, 5, c->actions[i].label);
-    if ((rc = run(st, S_ACTION, err))) return rc;
-  }
-  s = st->stmt[S_LINK];
-  for (size_t i = 0; i < c->links.n; i++) {
-    sqlite3_bind_int64(s, 1, row);
-    sqlite3_bind_int64(s, 2, (int64_t)i);
-    bind_text(s, 3, c->links.v[i]);
-    if ((rc = run(st, S_LINK, err))) return rc;
-  }
-  s = st->stmt[S_SECTION];
-  for (size_t i = 0; i < c->nsections; i++) {
-    const cx_section *x = &c->sections[i];
-    sqlite3_bind_int64(s, 1, row);
-    sqlite3_bind_int64(s, 2, (int64_t)i);
-    bind_text(s, 3, x->name ? x->name : "");
-    bind_text(s, 4, x->markdown ? x->markdown : "");
-    bind_text(s, 5, x->text ? x->text : "");
-    if ((rc = run(st, S_SECTION, err))) return rc;
-  }
   /* The query engine's hit row, computed by the parser thread: cheaper
    * than the post-build step reading every card's JSON back. */
   s = st->stmt[S_HIT];
@@ -542,13 +591,7 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
     if ((rc = run(st, S_WARNING, err))) return rc;
   }
 
-  /* The item is cleared after this: its column texts are taken, not copied. */
-  cx__fts_doc *doc = &it->doc;
-  char *col[4] = {cx__buf_detach(&doc->question), cx__buf_detach(&doc->tags),
-                  cx__buf_detach(&doc->answer), cx__buf_detach(&doc->sources)};
-  st->ncards = row;
-  return batch_add(st, row, col, err);
-  return 0;
+  return add_doc(st, it, row, err);
 }
 
 char *cx__store_old_id(cx__store *st, int64_t old_rowid, cx_err *err) {
@@ -565,7 +608,7 @@ char *cx__store_old_id(cx__store *st, int64_t old_rowid, cx_err *err) {
   return id;
 }
 
-int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *err) {
+int cx__store_copy(cx__store *st, cx__item *it, cx_diags *diags, cx_err *err) {
   int64_t row = st->ncards + 1;
   int rc = insert_file(st, it, row, err);
   if (rc) return rc;
@@ -582,22 +625,30 @@ int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *e
       return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index is missing;"
                         " rebuild with --full", st->out_path, (long long)it->old_rowid);
   }
-  sqlite3_stmt *s = st->stmt[C_FTS];
-  sqlite3_bind_int64(s, 1, it->old_rowid);
-  rc = sqlite3_step(s);
-  if (rc != SQLITE_ROW) {
+  sqlite3_stmt *s;
+  if (!it->has_doc) {
+    /* The parser thread could not read the old texts: read them here. */
+    if (it->has_terms) cx__doc_terms_destroy(&it->terms);
+    it->has_terms = 0;
+    s = st->stmt[C_FTS];
+    sqlite3_bind_int64(s, 1, it->old_rowid);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+      sqlite3_reset(s);
+      if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
+      return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index has no text;"
+                        " rebuild with --full", st->out_path, (long long)it->old_rowid);
+    }
+    cx__buf *col[4] = {&it->doc.question, &it->doc.tags, &it->doc.answer, &it->doc.sources};
+    for (int c = 0; c < 4; c++) {
+      const char *t = (const char *)sqlite3_column_text(s, c);
+      cx__buf_init(col[c]);
+      cx__buf_puts(col[c], t ? t : "");
+    }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
-    return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index has no text;"
-                      " rebuild with --full", st->out_path, (long long)it->old_rowid);
+    it->has_doc = 1;
   }
-  char *col[4];
-  for (int c = 0; c < 4; c++) {
-    const char *t = (const char *)sqlite3_column_text(s, c);
-    col[c] = cx_xstrdup(t ? t : "");
-  }
-  sqlite3_reset(s);
-  if ((rc = batch_add(st, row, col, err))) return rc;
+  if ((rc = add_doc(st, it, row, err))) return rc;
 
   s = st->stmt[C_WARNINGS_OF];
   sqlite3_bind_int64(s, 1, it->old_rowid);
@@ -606,7 +657,6 @@ int cx__store_copy(cx__store *st, const cx__item *it, cx_diags *diags, cx_err *e
                  sqlite3_column_int(s, 1), "%s", (const char *)sqlite3_column_text(s, 2));
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) return db_error(st, err, "reading the old index");
-  st->ncards = row;
   return 0;
 }
 
@@ -670,6 +720,11 @@ static void finalize_all(cx__store *st) {
     sqlite3_finalize(st->stmt[i]);
     st->stmt[i] = NULL;
   }
+  for (int l = 0; l < L_COUNT; l++)
+    for (int i = 0; i <= ROWS_PER_STMT; i++) {
+      sqlite3_finalize(st->lists[l][i]);
+      st->lists[l][i] = NULL;
+    }
 }
 
 int cx__store_commit(cx__store *st, cx_err *err) {
@@ -681,17 +736,12 @@ int cx__store_commit(cx__store *st, cx_err *err) {
   }
   cx__phase("fts flush");
   finalize_all(st);
-  /* Merging FTS5's segments into one b-tree makes the first queries as
-   * fast as the later ones and the file smaller. */
-  if (sqlite3_exec(st->db, "INSERT INTO fts(fts) VALUES('optimize')", NULL, NULL, NULL) !=
-      SQLITE_OK) {
-    rc = db_error(st, err, "optimize");
-    cx__store_abort(st);
-    return rc;
-  }
-  cx__phase("fts optimize");
-  /* The query engine's precomputed postings, from the finished FTS index. */
-  if ((rc = cx__engine_post_build(st->db, err)) != 0) {
+  /* No FTS5 'optimize': the query engine ranks from cx_postings and reads
+   * FTS5 only for texts by rowid and for rare phrase and raw queries, whose
+   * latency did not change without it (bench/README.md), while merging
+   * every segment cost a tenth of the build (2 s at 100k cards). */
+  /* The query engine's precomputed tables, from the parser threads' term counts. */
+  if ((rc = cx__engine_post_build_from(st->db, st->acc, err)) != 0) {
     cx__store_abort(st);
     return rc;
   }
@@ -726,6 +776,8 @@ int cx__store_commit(cx__store *st, cx_err *err) {
     return rc;
   }
   cx__phase("commit+sync");
+  cx__postings_acc_free(st->acc);
+  cx__term_counter_free(st->tc);
   free(st->batch);
   free(st->out_path);
   free(st->tmp_path);
@@ -737,6 +789,8 @@ void cx__store_abort(cx__store *st) {
   if (st == NULL) return;
   batch_clear(st);
   free(st->batch);
+  cx__postings_acc_free(st->acc);
+  cx__term_counter_free(st->tc);
   finalize_all(st);
   if (st->db) sqlite3_close(st->db);
   unlink(st->tmp_path);

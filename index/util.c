@@ -89,7 +89,7 @@ int64_t cx__now_us(void) {
 void cx__buf_init(cx__buf *b) { b->p = NULL; b->n = b->cap = 0; }
 void cx__buf_destroy(cx__buf *b) { free(b->p); cx__buf_init(b); }
 
-static void buf_reserve(cx__buf *b, size_t extra) {
+void cx__buf_reserve(cx__buf *b, size_t extra) {
   if (b->n + extra + 1 <= b->cap) return;
   size_t cap = b->cap ? b->cap : 64;
   while (cap < b->n + extra + 1) cap *= 2;
@@ -98,14 +98,13 @@ static void buf_reserve(cx__buf *b, size_t extra) {
 }
 
 void cx__buf_add(cx__buf *b, const char *s, size_t n) {
-  buf_reserve(b, n);
+  cx__buf_reserve(b, n);
   if (n) memcpy(b->p + b->n, s, n);
   b->n += n;
   b->p[b->n] = '\0';
 }
 
 void cx__buf_puts(cx__buf *b, const char *s) { cx__buf_add(b, s, strlen(s)); }
-void cx__buf_putc(cx__buf *b, char c) { cx__buf_add(b, &c, 1); }
 
 void cx__buf_vprintf(cx__buf *b, const char *fmt, va_list ap) {
   va_list ap2;
@@ -113,7 +112,7 @@ void cx__buf_vprintf(cx__buf *b, const char *fmt, va_list ap) {
   int n = vsnprintf(NULL, 0, fmt, ap2);
   va_end(ap2);
   if (n < 0) return;
-  buf_reserve(b, (size_t)n);
+  cx__buf_reserve(b, (size_t)n);
   vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
   b->n += (size_t)n;
 }

@@ -324,7 +324,7 @@ static int dump_id(const char *id, const char *index) {
   sqlite3_stmt *q = NULL;
   int status = EXIT_FAILURE_;
   if (sqlite3_open_v2(index, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, "SELECT json FROM cards WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+      sqlite3_prepare_v2(db, "SELECT json, rowid FROM cards WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
     fprintf(stderr, "cardex-index: %s: not a readable cardex index: %s\n", index,
             db ? sqlite3_errmsg(db) : "out of memory");
     goto done;
@@ -347,6 +347,22 @@ static int dump_id(const char *id, const char *index) {
     fprintf(stderr, "cardex-index: %s: card %s has invalid stored JSON (%s); rebuild the "
             "index with --full\n", index, id, jerr.text);
     goto done;
+  }
+  /* The index stores a card's sections once, in their table (CX__SCHEMA_SQL). */
+  if (json_is_null(json_object_get(j, "sections"))) {
+    sqlite3_stmt *sq = NULL;
+    json_t *a = json_array();
+    if (sqlite3_prepare_v2(db, "SELECT name, markdown, text FROM sections WHERE card = ?"
+                           " ORDER BY ord", -1, &sq, NULL) == SQLITE_OK) {
+      sqlite3_bind_int64(sq, 1, sqlite3_column_int64(q, 1));
+      while (sqlite3_step(sq) == SQLITE_ROW)
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s}",
+                                           "name", (const char *)sqlite3_column_text(sq, 0),
+                                           "markdown", (const char *)sqlite3_column_text(sq, 1),
+                                           "text", (const char *)sqlite3_column_text(sq, 2)));
+    }
+    sqlite3_finalize(sq);
+    json_object_set_new(j, "sections", a);
   }
   status = print_json(j);
   json_decref(j);

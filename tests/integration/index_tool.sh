@@ -40,6 +40,9 @@ has err "($n reused, 0 parsed, 0 removed)"
 # dump: a file is parsed, an id is looked up in the index.
 expect 0 "$tool" dump "$tmp/cards/Q077.md"; has out '"id": "Q077"'
 expect 0 "$tool" dump Q077 --index "$tmp/cardex.db"; has out '"id": "Q077"'; has out '"sections"'
+# The index keeps the sections in their own table: the id's dump is the file's, but the path.
+"$tool" dump "$tmp/cards/Q077.md" | grep -v '"path":' >"$tmp/dump-file" || fail "dump of the file"
+grep -v '"path":' "$tmp/out" | cmp -s - "$tmp/dump-file" || fail "dump by id differs from the file's"
 expect 1 "$tool" dump Q999999 --index "$tmp/cardex.db"; has err "no card has id Q999999"
 expect 4 "$tool" dump Q077 --index "$tmp/missing.db"; has err "missing.db"
 

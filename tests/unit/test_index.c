@@ -271,11 +271,16 @@ static void first_difference(const char *a, const char *b) {
 
 /* ---- tests ---- */
 
-/* Every stored cards.json is json_dumps(cx_card_to_json(card), JSON_COMPACT). */
+/* Every stored cards.json is json_dumps(cx_card_to_json(card), JSON_COMPACT)
+ * with "sections": null (the sections table has them), and cx_get gives
+ * back the whole of it. */
 static void check_json(const char *index) {
   sqlite3 *db = open_ro(index);
+  cx_index *ix = NULL;
+  cx_err err = {0};
+  CHECK_INT(cx_index_open(index, &ix, &err), 0);
   sqlite3_stmt *q;
-  sqlite3_prepare_v2(db, "SELECT path, json FROM cards", -1, &q, NULL);
+  sqlite3_prepare_v2(db, "SELECT path, json, id FROM cards", -1, &q, NULL);
   int n = 0;
   while (sqlite3_step(q) == SQLITE_ROW) {
     const char *path = (const char *)sqlite3_column_text(q, 0);
@@ -285,12 +290,25 @@ static void check_json(const char *index) {
     CHECK_INT(cx_card_load(path, NULL, &card, &d), 0);
     if (card) {
       json_t *j = cx_card_to_json(card);
+      char *whole = json_dumps(j, JSON_COMPACT);
+      json_object_set_new(j, "sections", json_null());
       char *want = json_dumps(j, JSON_COMPACT);
       if (strcmp(want, (const char *)sqlite3_column_text(q, 1)) != 0) {
         fprintf(stderr, "%s: stored json differs from json_dumps:\n", path);
         first_difference(want, (const char *)sqlite3_column_text(q, 1));
         failures++;
       }
+      json_t *got = NULL;
+      CHECK_INT(ix ? cx_get(ix, (const char *)sqlite3_column_text(q, 2), &got, &err) : -1, 0);
+      char *gots = got ? json_dumps(got, JSON_COMPACT) : NULL;
+      if (gots == NULL || strcmp(whole, gots) != 0) {
+        fprintf(stderr, "%s: cx_get differs from json_dumps:\n", path);
+        if (gots) first_difference(whole, gots);
+        failures++;
+      }
+      free(gots);
+      json_decref(got);
+      free(whole);
       free(want);
       json_decref(j);
       n++;
@@ -300,6 +318,7 @@ static void check_json(const char *index) {
   }
   sqlite3_finalize(q);
   sqlite3_close(db);
+  cx_index_close(ix);
   CHECK(n > 0);
 }
 
