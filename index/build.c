@@ -361,7 +361,9 @@ static int old_texts(const cx__pipeline *p, parser_tls *t, cx__item *it) {
 static void count_terms(parser_tls *t, cx__item *it) {
   const char *col[4] = {it->doc.question.p, it->doc.tags.p, it->doc.answer.p,
                         it->doc.sources.p};
-  cx__term_counter_count(t->tc, col, &it->terms);
+  const size_t len[4] = {it->doc.question.n, it->doc.tags.n, it->doc.answer.n,
+                         it->doc.sources.n};
+  cx__term_counter_count(t->tc, col, len, &it->terms);
   it->has_terms = 1;
 }
 
@@ -397,7 +399,8 @@ static void process(const cx__pipeline *p, parser_tls *tls, cx__item *it) {
       return;
     }
   }
-  it->rc = cx_card_parse(path, data, len, &p->opts->parse, &it->card, &it->diags);
+  it->rc = cx__card_parse_hashed(path, data, len, it->hash, &p->opts->parse, &it->card,
+                                 &it->diags);
   free(data);
   if (it->rc) {
     if (it->diags.nerrors == 0)

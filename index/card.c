@@ -285,6 +285,11 @@ static void sort_diags(cx_diags *d, size_t from) {
 
 int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse_opts *opts,
                   cx_card **out, cx_diags *diags) {
+  return cx__card_parse_hashed(path, data, len, NULL, opts, out, diags);
+}
+
+int cx__card_parse_hashed(const char *path, const char *data, size_t len, const char *hash,
+                          const cx_parse_opts *opts, cx_card **out, cx_diags *diags) {
   *out = NULL;
   const char *card_path = path;
   if (path == NULL) path = "<input>";
@@ -323,7 +328,8 @@ int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse
   card->number = -1;
   card->graph_required = -1;
   card->path = cx_xstrdup(card_path); /* NULL when parsed from memory without a name */
-  cx_hash_hex(data, len, card->hash);
+  if (hash) memcpy(card->hash, hash, sizeof card->hash);
+  else cx_hash_hex(data, len, card->hash);
 
   layout lay;
   split(&c, data, len, base, &lay);

@@ -226,7 +226,7 @@ static void on_alias(builder *b, const yaml_event_t *e) {
   b->failed = 1;
 }
 
-static void on_scalar(builder *b, const yaml_event_t *e) {
+static void on_scalar(builder *b, yaml_event_t *e) {
   ynode *y = new_node(b, Y_SCALAR, e->start_mark);
   const char *v = (const char *)e->data.scalar.value;
   size_t len = e->data.scalar.length;
@@ -239,7 +239,10 @@ static void on_scalar(builder *b, const yaml_event_t *e) {
     b->failed = 1;
     return;
   }
-  y->value = cx_xstrndup(v, len);
+  /* Taken from the event, not copied: libyaml's strings are malloc'd and
+   * NUL-terminated, and yaml_event_delete skips a NULL value. */
+  y->value = (char *)e->data.scalar.value;
+  e->data.scalar.value = NULL;
   y->len = len;
   const char *tag = (const char *)e->data.scalar.tag;
   y->plain = tag == NULL && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;

@@ -97,6 +97,12 @@ int64_t cx__now_us(void);
   "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"          \
   "INSERT INTO fts(fts, rank) VALUES('hashsize', " CX__FTS_HASHSIZE ");"
 
+/* cx_card_parse for a caller that has already hashed data (cx_hash_hex):
+ * card->hash is copied from hash (17 bytes) instead of hashing the bytes
+ * again; hash NULL hashes them. */
+int cx__card_parse_hashed(const char *path, const char *data, size_t len, const char *hash,
+                          const cx_parse_opts *opts, cx_card **out, cx_diags *diags);
+
 /* The four column texts of a card's FTS5 row (fts_doc.c). The builder
  * inserts them; the query engine's identifier handling must agree with
  * cx__ident_tokens. init/destroy. */
@@ -156,8 +162,10 @@ void cx__doc_terms_destroy(cx__doc_terms *dt);
 typedef struct cx__term_counter cx__term_counter;
 cx__term_counter *cx__term_counter_new(cx_err *err);
 void cx__term_counter_free(cx__term_counter *tc);
-/* Counts the four FTS column texts of one card into dt (initialised here). */
-void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cx__doc_terms *dt);
+/* Counts the four FTS column texts of one card into dt (initialised here).
+ * len: their lengths, or NULL to measure them. */
+void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], const size_t len[4],
+                            cx__doc_terms *dt);
 
 /* The writer's side: every card's counts, merged in memory in rowid order,
  * then written as cx_postings and cx_words by cx__engine_post_build_from

@@ -564,7 +564,8 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
   return SQLITE_OK;
 }
 
-void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cx__doc_terms *dt) {
+void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], const size_t len[4],
+                            cx__doc_terms *dt) {
   memset(dt, 0, sizeof *dt);
   cx__buf_init(&dt->text);
   tc->dt = dt;
@@ -572,8 +573,8 @@ void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cx__
     if (col[c] == NULL || col[c][0] == '\0') continue;
     tc->col = c;
     tc->text = col[c];
-    tc->porter_api.xTokenize(tc->porter, tc, FTS5_TOKENIZE_DOCUMENT, col[c], (int)strlen(col[c]),
-                             count_cb);
+    tc->porter_api.xTokenize(tc->porter, tc, FTS5_TOKENIZE_DOCUMENT, col[c],
+                             (int)(len ? len[c] : strlen(col[c])), count_cb);
   }
   memset(tc->tslot, 0, tc->tcap * sizeof *tc->tslot);
   memset(tc->wslot, 0, tc->wcap * sizeof *tc->wslot);

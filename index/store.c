@@ -81,6 +81,7 @@ enum { L_PACK, L_TAG, L_CLAUSE, L_SOURCE, L_ACTION, L_LINK, L_SECTION, L_COUNT }
 typedef struct fts_row {
   int64_t rowid;
   char *col[4];
+  size_t len[4]; /* known: sqlite3_bind_text need not strlen multi-KB texts again */
 } fts_row;
 
 struct cx__store {
@@ -398,15 +399,17 @@ static int batch_flush(cx__store *st, cx_err *err) {
   int rc = 0;
   for (size_t i = 0; i < st->nbatch && rc == 0; i++) {
     sqlite3_bind_int64(s, 1, st->batch[i].rowid);
-    for (int c = 0; c < 4; c++) bind_text(s, 2 + c, st->batch[i].col[c]);
+    for (int c = 0; c < 4; c++)
+      sqlite3_bind_text(s, 2 + c, st->batch[i].col[c], (int)st->batch[i].len[c], SQLITE_STATIC);
     rc = run(st, S_FTS, err);
   }
   batch_clear(st);
   return rc;
 }
 
-/* Takes the four column texts (malloc'd). */
-static int batch_add(cx__store *st, int64_t rowid, char *col[4], cx_err *err) {
+/* Takes the four column texts (malloc'd), of lengths len. */
+static int batch_add(cx__store *st, int64_t rowid, char *col[4], const size_t len[4],
+                     cx_err *err) {
   if (st->nbatch == st->capbatch) {
     st->capbatch = st->capbatch ? st->capbatch * 2 : 256;
     st->batch = cx_xrealloc(st->batch, st->capbatch * sizeof *st->batch);
@@ -415,7 +418,8 @@ static int batch_add(cx__store *st, int64_t rowid, char *col[4], cx_err *err) {
   r->rowid = rowid;
   for (int c = 0; c < 4; c++) {
     r->col[c] = col[c];
-    st->batch_bytes += strlen(col[c]);
+    r->len[c] = len[c];
+    st->batch_bytes += len[c];
   }
   return st->batch_bytes >= FTS_BATCH_BYTES ? batch_flush(st, err) : 0;
 }
@@ -439,6 +443,7 @@ int cx__store_file(cx__store *st, const cx__item *it, cx_err *err) {
  * after this: its column texts are taken, not copied. */
 static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
   cx__fts_doc *doc = &it->doc;
+  size_t len[4] = {doc->question.n, doc->tags.n, doc->answer.n, doc->sources.n};
   char *col[4] = {cx__buf_detach(&doc->question), cx__buf_detach(&doc->tags),
                   cx__buf_detach(&doc->answer), cx__buf_detach(&doc->sources)};
   for (int c = 0; c < 4; c++)
@@ -448,12 +453,12 @@ static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
       for (int c = 0; c < 4; c++) free(col[c]);
       return CX_ESQLITE;
     }
-    cx__term_counter_count(st->tc, (const char *const *)col, &it->terms);
+    cx__term_counter_count(st->tc, (const char *const *)col, len, &it->terms);
     it->has_terms = 1;
   }
   cx__postings_acc_add(st->acc, row, &it->terms);
   st->ncards = row;
-  return batch_add(st, row, col, err);
+  return batch_add(st, row, col, len, err);
 }
 
 /* ---- a card's list rows, a multi-row INSERT per table ----
