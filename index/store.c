@@ -22,6 +22,12 @@ enum {
   S_COUNT
 };
 
+/* Statements that may write several rows (INSERT … SELECT, multi-row
+ * VALUES) say OR FAIL: under the default ABORT, SQLite wraps each in a
+ * statement transaction, which copies every page the statement touches to a
+ * sub-journal (16 KiB a page, a few pages per card) and makes FTS5 write its
+ * pending terms out (xSavepoint). FAIL needs neither; any failure fails the
+ * whole build anyway. Single-row INSERTs never open one. */
 static const char *const stmt_sql[S_COUNT] = {
   [S_FILE] = "INSERT INTO files(path, hash, size, mtime_ns, card) VALUES(?,?,?,?,?)",
   [S_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
@@ -32,34 +38,35 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_SYNONYM] = "INSERT INTO synonyms(grp, term) VALUES(?,?)",
   [S_HIT] = "INSERT INTO cx_hits(rowid, hit, plain, others) VALUES(?,?,?,?)",
   [C_ID] = "SELECT id FROM old.cards WHERE rowid = ?1",
-  [C_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
+  [C_CARD] = "INSERT OR FAIL INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
              " graph_required, notes, json) SELECT ?1, id, number, path, hash, query,"
              " title, output_mode, graph_required, notes, json"
              " FROM old.cards WHERE rowid = ?2",
-  [C_PACK] = "INSERT INTO packs(card, ord, pack) SELECT ?1, ord, pack FROM old.packs"
+  [C_PACK] = "INSERT OR FAIL INTO packs(card, ord, pack) SELECT ?1, ord, pack FROM old.packs"
              " WHERE card = ?2 ORDER BY ord",
-  [C_TAG] = "INSERT INTO tags(card, ord, tag) SELECT ?1, ord, tag FROM old.tags"
+  [C_TAG] = "INSERT OR FAIL INTO tags(card, ord, tag) SELECT ?1, ord, tag FROM old.tags"
             " WHERE card = ?2 ORDER BY ord",
-  [C_CLAUSE] = "INSERT INTO clause_ids(card, ord, kind, clause) SELECT ?1, ord, kind, clause"
+  [C_CLAUSE] = "INSERT OR FAIL INTO clause_ids(card, ord, kind, clause) SELECT ?1, ord, kind,"
+               " clause"
                " FROM old.clause_ids WHERE card = ?2 ORDER BY ord",
-  [C_SOURCE] = "INSERT INTO sources(card, ord, title, sid, locator) SELECT ?1, ord, title,"
+  [C_SOURCE] = "INSERT OR FAIL INTO sources(card, ord, title, sid, locator) SELECT ?1, ord, title,"
                " sid, locator FROM old.sources WHERE card = ?2 ORDER BY ord",
-  [C_ACTION] = "INSERT INTO actions(card, ord, type, target, label) SELECT ?1, ord, type,"
+  [C_ACTION] = "INSERT OR FAIL INTO actions(card, ord, type, target, label) SELECT ?1, ord, type,"
                " target, label FROM old.actions WHERE card = ?2 ORDER BY ord",
-  [C_LINK] = "INSERT INTO links(card, ord, target) SELECT ?1, ord, target FROM old.links"
+  [C_LINK] = "INSERT OR FAIL INTO links(card, ord, target) SELECT ?1, ord, target FROM old.links"
              " WHERE card = ?2 ORDER BY ord",
-  [C_SECTION] = "INSERT INTO sections(card, ord, name, markdown, text) SELECT ?1, ord, name,"
-                " markdown, text FROM old.sections WHERE card = ?2 ORDER BY ord",
+  [C_SECTION] = "INSERT OR FAIL INTO sections(card, ord, name, markdown, text) SELECT ?1, ord,"
+                " name, markdown, text FROM old.sections WHERE card = ?2 ORDER BY ord",
   /* The builder fingerprint covers the sample card's hit row, so an old row
    * is what a parse would compute (a missing one is filled in by
    * cx__engine_post_build). */
-  [C_HIT] = "INSERT INTO cx_hits(rowid, hit, plain, others) SELECT ?1, hit, plain, others"
+  [C_HIT] = "INSERT OR FAIL INTO cx_hits(rowid, hit, plain, others) SELECT ?1, hit, plain, others"
             " FROM old.cx_hits WHERE rowid = ?2",
   /* Read, then inserted by S_FTS: an INSERT … SELECT into FTS5 opens a
    * savepoint, and FTS5 flushes its pending terms to a new segment at every
    * savepoint — slow, and the index would differ from a full build's. */
   [C_FTS] = "SELECT question, tags, answer, sources FROM old.fts WHERE rowid = ?1",
-  [C_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) SELECT ?1, ord,"
+  [C_WARNING] = "INSERT OR FAIL INTO card_warnings(card, ord, line, col, message) SELECT ?1, ord,"
                 " line, col, message FROM old.card_warnings WHERE card = ?2 ORDER BY ord",
   [C_WARNINGS_OF] = "SELECT line, col, message FROM old.card_warnings WHERE card = ?1"
                     " ORDER BY ord",
@@ -67,10 +74,12 @@ static const char *const stmt_sql[S_COUNT] = {
 
 /* FTS rows wait here and are inserted in batches. FTS5 keeps pending terms
  * in memory and writes a segment when the memory is full — or at every
- * savepoint, and the statements that fill the other tables open savepoints.
- * Inserted one by one between them, each card would get its own tiny
- * segment (three times the leaf pages, then merges); in batches, the pending
- * terms of a whole batch make one segment, as in a bulk load. */
+ * savepoint, which any multi-row statement under ABORT opens (ours say OR
+ * FAIL, above, but a savepoint from elsewhere would still cost only one
+ * segment a batch). Inserted one by one between such statements, each card
+ * would get its own tiny segment (three times the leaf pages, then merges);
+ * in batches, the pending terms of a whole batch make one segment, as in a
+ * bulk load. */
 #define FTS_BATCH_BYTES (8u << 20) /* = CX__FTS_HASHSIZE */
 
 /* A card's lists, each inserted by a multi-row INSERT of up to
@@ -495,13 +504,13 @@ static const struct {
   const char *head; /* up to VALUES */
   int ntext;        /* text columns after card and ord */
 } lists[L_COUNT] = {
-    [L_PACK] = {"INSERT INTO packs(card, ord, pack) VALUES", 1},
-    [L_TAG] = {"INSERT INTO tags(card, ord, tag) VALUES", 1},
-    [L_CLAUSE] = {"INSERT INTO clause_ids(card, ord, kind, clause) VALUES", 2},
-    [L_SOURCE] = {"INSERT INTO sources(card, ord, title, sid, locator) VALUES", 3},
-    [L_ACTION] = {"INSERT INTO actions(card, ord, type, target, label) VALUES", 3},
-    [L_LINK] = {"INSERT INTO links(card, ord, target) VALUES", 1},
-    [L_SECTION] = {"INSERT INTO sections(card, ord, name, markdown, text) VALUES", 3},
+    [L_PACK] = {"INSERT OR FAIL INTO packs(card, ord, pack) VALUES", 1},
+    [L_TAG] = {"INSERT OR FAIL INTO tags(card, ord, tag) VALUES", 1},
+    [L_CLAUSE] = {"INSERT OR FAIL INTO clause_ids(card, ord, kind, clause) VALUES", 2},
+    [L_SOURCE] = {"INSERT OR FAIL INTO sources(card, ord, title, sid, locator) VALUES", 3},
+    [L_ACTION] = {"INSERT OR FAIL INTO actions(card, ord, type, target, label) VALUES", 3},
+    [L_LINK] = {"INSERT OR FAIL INTO links(card, ord, target) VALUES", 1},
+    [L_SECTION] = {"INSERT OR FAIL INTO sections(card, ord, name, markdown, text) VALUES", 3},
 };
 
 static sqlite3_stmt *list_stmt(cx__store *st, int list, size_t n, cx_err *err) {
