@@ -140,12 +140,12 @@ int cx__engine_post_build(struct sqlite3 *db, cx_err *err);
  * tokens (as fts_docsize), and each distinct unstemmed word of 2 to 32 bytes
  * with the index of its stem among the terms. init/destroy. */
 typedef struct cx__term_tf {
-  uint32_t off, hash; /* term text at text.p + off */
+  uint32_t off, hash, len; /* term text at text.p + off, len bytes (and a NUL) */
   uint32_t tf[4];
 } cx__term_tf;
 typedef struct cx__word_stem {
-  uint32_t off, hash; /* word text at text.p + off */
-  uint32_t stem;      /* index in terms */
+  uint32_t off, hash, len; /* word text at text.p + off, len bytes (and a NUL) */
+  uint32_t stem;           /* index in terms */
 } cx__word_stem;
 typedef struct cx__doc_terms {
   cx__buf text; /* the terms and words, each NUL-terminated */

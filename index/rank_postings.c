@@ -510,6 +510,7 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
       cx__term_tf *t = &dt->terms[ti];
       memset(t, 0, sizeof *t);
       t->hash = h;
+      t->len = (uint32_t)n;
       t->off = dt_str(dt, tok, (size_t)n);
       tc->tslot[j] = ti + 1;
       if (dt->nterms * 2 > tc->tcap)
@@ -517,8 +518,8 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
       break;
     }
     const cx__term_tf *t = &dt->terms[s - 1];
-    if (t->hash == h && strncmp(dt->text.p + t->off, tok, (size_t)n) == 0 &&
-        dt->text.p[t->off + (size_t)n] == '\0') {
+    if (t->hash == h && t->len == (uint32_t)n &&
+        memcmp(dt->text.p + t->off, tok, (size_t)n) == 0) {
       ti = s - 1;
       break;
     }
@@ -546,8 +547,7 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
     uint32_t s = tc->wslot[j];
     if (s == 0) break;
     const cx__word_stem *x = &dt->words[s - 1];
-    if (x->hash == h && strncmp(dt->text.p + x->off, w->p, w->n) == 0 &&
-        dt->text.p[x->off + w->n] == '\0')
+    if (x->hash == h && x->len == w->n && memcmp(dt->text.p + x->off, w->p, w->n) == 0)
       return SQLITE_OK;
   }
   if (dt->nwords == dt->capwords) {
@@ -556,6 +556,7 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
   }
   cx__word_stem *x = &dt->words[dt->nwords++];
   x->hash = h;
+  x->len = (uint32_t)w->n;
   x->off = dt_str(dt, w->p, w->n);
   x->stem = ti;
   tc->wslot[j] = (uint32_t)dt->nwords;
@@ -584,17 +585,36 @@ void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cons
 /* The writer's merge: per term, its postings as varints (rowid delta, then
  * tf of each column), in rowid order; the impacts need every card's column
  * lengths first, so they are computed when the lists are written. */
+/* head (the text's first 8 bytes, zero-padded) and len let a lookup
+ * compare in the entry it must touch anyway: for most terms, which are
+ * short, without reading the text at all (a cache miss per term). */
 typedef struct acc_term {
   char *term;
   uint32_t hash, df;
   int64_t last;
+  uint64_t head;
+  uint32_t len;
   cx__buf post;
 } acc_term;
 
 typedef struct acc_word {
   char *word;
   uint32_t hash, stem; /* stem: index in terms */
+  uint64_t head;
+  uint32_t len;
 } acc_word;
+
+static uint64_t head8(const char *s, size_t n) {
+  uint64_t v = 0;
+  memcpy(&v, s, n < 8 ? n : 8);
+  return v;
+}
+
+/* Whether an entry's (head, len, text) is s of n bytes with head h8. */
+static int same_text(uint64_t head, uint32_t len, const char *text, const char *s, size_t n,
+                     uint64_t h8) {
+  return len == n && head == h8 && (n <= 8 || memcmp(text + 8, s + 8, n - 8) == 0);
+}
 
 struct cx__postings_acc {
   acc_term *terms;
@@ -639,8 +659,8 @@ void cx__postings_acc_free(cx__postings_acc *a) {
   free(a);
 }
 
-static char *acc_str(cx__postings_acc *a, const char *s) {
-  size_t n = strlen(s) + 1;
+static char *acc_str(cx__postings_acc *a, const char *s, size_t len) {
+  size_t n = len + 1;
   if (n > a->chunk_left) {
     size_t sz = n > 65536 ? n : 65536;
     a->chunks = cx_xrealloc(a->chunks, (a->nchunks + 1) * sizeof *a->chunks);
@@ -670,13 +690,15 @@ static void regrow64(uint64_t **slots, size_t *cap) {
   *cap = ncap;
 }
 
-static uint32_t acc_term_of(cx__postings_acc *a, const char *t, uint32_t h) {
+static uint32_t acc_term_of(cx__postings_acc *a, const char *t, size_t n, uint32_t h) {
+  uint64_t h8 = head8(t, n);
   size_t j = h & (a->tcap - 1);
   for (;; j = (j + 1) & (a->tcap - 1)) {
     uint64_t e = a->tslot[j];
     if (e == 0) break;
     uint32_t k = (uint32_t)e - 1;
-    if ((uint32_t)(e >> 32) == h && strcmp(a->terms[k].term, t) == 0) return k;
+    const acc_term *x = &a->terms[k];
+    if ((uint32_t)(e >> 32) == h && same_text(x->head, x->len, x->term, t, n, h8)) return k;
   }
   if (a->nterms == a->capterms) {
     a->capterms = a->capterms ? a->capterms * 2 : 4096;
@@ -684,8 +706,10 @@ static uint32_t acc_term_of(cx__postings_acc *a, const char *t, uint32_t h) {
   }
   acc_term *x = &a->terms[a->nterms++];
   memset(x, 0, sizeof *x);
-  x->term = acc_str(a, t);
+  x->term = acc_str(a, t, n);
   x->hash = h;
+  x->head = h8;
+  x->len = (uint32_t)n;
   a->tslot[j] = (uint64_t)h << 32 | a->nterms;
   if (a->nterms * 2 > a->tcap) regrow64(&a->tslot, &a->tcap);
   return (uint32_t)a->nterms - 1;
@@ -730,7 +754,7 @@ void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_term
   uint32_t *ids = a->ids;
   for (size_t i = 0; i < dt->nterms; i++) {
     const cx__term_tf *t = &dt->terms[i];
-    uint32_t ti = ids[i] = acc_term_of(a, dt->text.p + t->off, t->hash);
+    uint32_t ti = ids[i] = acc_term_of(a, dt->text.p + t->off, t->len, t->hash);
     acc_term *x = &a->terms[ti];
     cx__buf_reserve(&x->post, 50); /* 5 varints */
     unsigned char *p = (unsigned char *)x->post.p + x->post.n, *p0 = p;
@@ -743,12 +767,14 @@ void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_term
   for (size_t i = 0; i < dt->nwords; i++) {
     const cx__word_stem *w = &dt->words[i];
     const char *s = dt->text.p + w->off;
+    uint64_t h8 = head8(s, w->len);
     size_t j = w->hash & (a->wcap - 1);
     int found = 0;
     for (;; j = (j + 1) & (a->wcap - 1)) {
       uint64_t e = a->wslot[j];
       if (e == 0) break;
-      if ((uint32_t)(e >> 32) == w->hash && strcmp(a->words[(uint32_t)e - 1].word, s) == 0) {
+      const acc_word *y = &a->words[(uint32_t)e - 1];
+      if ((uint32_t)(e >> 32) == w->hash && same_text(y->head, y->len, y->word, s, w->len, h8)) {
         found = 1;
         break;
       }
@@ -759,8 +785,10 @@ void cx__postings_acc_add(cx__postings_acc *a, int64_t rowid, const cx__doc_term
       a->words = cx_xrealloc(a->words, a->capwords * sizeof *a->words);
     }
     acc_word *x = &a->words[a->nwords++];
-    x->word = acc_str(a, s);
+    x->word = acc_str(a, s, w->len);
     x->hash = w->hash;
+    x->head = h8;
+    x->len = w->len;
     x->stem = ids[w->stem];
     a->wslot[j] = (uint64_t)w->hash << 32 | a->nwords;
     if (a->nwords * 2 > a->wcap) regrow64(&a->wslot, &a->wcap);
