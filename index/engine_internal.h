@@ -227,6 +227,7 @@ typedef struct cx__qalt {
 typedef struct cx__qslot {
   cx__qalt *alts;
   size_t nalts;
+  size_t alts_cap; /* alts has room for this many (in the query's arena) */
   char *word; /* folded word as typed */
   int stop;   /* a stop word kept because the query has nothing else */
   int group;  /* synonym group (-1 none): its members and its synonym slot */
@@ -239,6 +240,11 @@ typedef struct cx__query {
   int ngroups;     /* a group scores max(sum of its words, its synonym) */
   char *raw_match; /* raw mode: the FTS5 expression */
   int truncated;   /* the query was cut to CX__MAX_QUERY_BYTES / CX__MAX_SLOTS */
+  /* Slots, alternatives and their strings live in blocks freed together by
+   * cx__query_destroy (query_parse.c): one malloc per query, not ~70. */
+  struct cx__qblock *blocks;
+  char *arena;
+  size_t arena_n, arena_cap;
 } cx__query;
 
 #define CX__MAX_QUERY_BYTES 4096

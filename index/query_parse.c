@@ -313,6 +313,41 @@ void cx__text_idents(const char *text, cx__buf *out) {
   cx__buf_destroy(&lines);
 }
 
+/* ---- the query's arena ---- */
+
+/* A block of the arena; its bytes follow, aligned for any type. */
+typedef struct cx__qblock {
+  struct cx__qblock *next;
+  max_align_t align[];
+} qblock;
+
+#define QBLOCK_BYTES 4096
+
+static void *q_alloc(cx__query *q, size_t n) {
+  n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+  if (q->arena_cap - q->arena_n < n) {
+    size_t cap = n > QBLOCK_BYTES ? n : QBLOCK_BYTES;
+    qblock *b = cx_xmalloc(sizeof *b + cap);
+    b->next = q->blocks;
+    q->blocks = b;
+    q->arena = (char *)b->align;
+    q->arena_n = 0;
+    q->arena_cap = cap;
+  }
+  void *p = q->arena + q->arena_n;
+  q->arena_n += n;
+  return p;
+}
+
+static char *q_strndup(cx__query *q, const char *s, size_t n) {
+  char *p = q_alloc(q, n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+static char *q_strdup(cx__query *q, const char *s) { return q_strndup(q, s, strlen(s)); }
+
 /* ---- words ---- */
 
 typedef struct qword {
@@ -326,6 +361,7 @@ typedef struct qword {
 } qword;
 
 typedef struct collect {
+  cx__query *q; /* whose arena holds the words */
   qword *v;
   size_t n, cap;
   int stem_pass;
@@ -338,7 +374,7 @@ static int collect_plain(void *ctx, const char *tok, int n, int start, int end) 
     c->cap = c->cap ? c->cap * 2 : 16;
     c->v = cx_xrealloc(c->v, c->cap * sizeof *c->v);
   }
-  c->v[c->n++] = (qword){cx_xstrndup(tok, (size_t)n), NULL, start, end, 0, 0, -1, NULL};
+  c->v[c->n++] = (qword){q_strndup(c->q, tok, (size_t)n), NULL, start, end, 0, 0, -1, NULL};
   return c->n >= 256;
 }
 
@@ -346,19 +382,26 @@ static int collect_stem(void *ctx, const char *tok, int n, int start, int end) {
   collect *c = ctx;
   while (c->cursor < c->n && c->v[c->cursor].start < start) c->cursor++;
   if (c->cursor < c->n && c->v[c->cursor].start == start && c->v[c->cursor].stem == NULL)
-    c->v[c->cursor].stem = cx_xstrndup(tok, (size_t)n);
+    c->v[c->cursor].stem = q_strndup(c->q, tok, (size_t)n);
   return c->cursor >= c->n;
 }
 
-static void slot_add_alt(cx__qslot *s, const char *term, const char *text, const char *from,
-                         cx__kind kind, double weight, int phrase) {
+static void slot_add_alt(cx__query *q, cx__qslot *s, const char *term, const char *text,
+                         const char *from, cx__kind kind, double weight, int phrase) {
   for (size_t i = 0; i < s->nalts; i++)
     if (strcmp(s->alts[i].term, term) == 0) {
       if (weight > s->alts[i].weight) s->alts[i].weight = weight;
       return;
     }
-  s->alts = cx_xrealloc(s->alts, (s->nalts + 1) * sizeof *s->alts);
-  s->alts[s->nalts++] = (cx__qalt){cx_xstrdup(term), cx_xstrdup(text), cx_xstrdup(from), kind, weight, phrase};
+  if (s->nalts == s->alts_cap) {
+    size_t cap = s->alts_cap ? 2 * s->alts_cap : 4;
+    cx__qalt *v = q_alloc(q, cap * sizeof *v);
+    if (s->nalts) memcpy(v, s->alts, s->nalts * sizeof *v);
+    s->alts = v;
+    s->alts_cap = cap;
+  }
+  s->alts[s->nalts++] =
+      (cx__qalt){q_strdup(q, term), q_strdup(q, text), q_strdup(q, from), kind, weight, phrase};
 }
 
 static cx__qslot *add_slot(cx__query *q, const char *word) {
@@ -366,21 +409,21 @@ static cx__qslot *add_slot(cx__query *q, const char *word) {
     q->truncated = 1;
     return NULL;
   }
-  q->slots = cx_xrealloc(q->slots, (q->nslots + 1) * sizeof *q->slots);
+  if (q->slots == NULL) q->slots = q_alloc(q, CX__MAX_SLOTS * sizeof *q->slots);
   cx__qslot *s = &q->slots[q->nslots++];
   memset(s, 0, sizeof *s);
-  s->word = cx_xstrdup(word);
+  s->word = q_strdup(q, word);
   s->group = -1;
   return s;
 }
 
 /* An identifier token as an alternative: stemmed as the index stemmed it. */
-static void add_ident_alt(cx_index *ix, cx__qslot *s, const char *tok, const char *from,
+static void add_ident_alt(cx_index *ix, cx__query *q, cx__qslot *s, const char *tok, const char *from,
                           double weight) {
   cx__buf stem;
   cx__buf_init(&stem);
   cx__stem(ix, tok, strlen(tok), &stem);
-  if (stem.n && strchr(stem.p, ' ') == NULL) slot_add_alt(s, stem.p, tok, from, CX__K_IDENT, weight, 0);
+  if (stem.n && strchr(stem.p, ' ') == NULL) slot_add_alt(q, s, stem.p, tok, from, CX__K_IDENT, weight, 0);
   cx__buf_destroy(&stem);
 }
 
@@ -480,7 +523,7 @@ void cx__typo_cache_clear(cx_index *ix) {
  * within Damerau-Levenshtein 1 (from 4 letters) or 2 (from 9), closest and
  * most frequent first. Returns the best one at distance 1 (borrowed from
  * ix->words), which synonym matching may read in place of the word. */
-static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
+static const char *add_typos(cx_index *ix, cx__query *q, cx__qslot *s, const char *word) {
   size_t len = strlen(word);
   if (len < 4) return NULL;
   for (const char *p = word; *p; p++)
@@ -497,7 +540,7 @@ static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
     if (strcmp(e->word, word) != 0) continue;
     for (int i = 0; i < e->n; i++) {
       const cx__vword *w = &ix->words[e->cand[i]];
-      slot_add_alt(s, w->stem, w->word, word, CX__K_TYPO, e->dist[i] == 1 ? W_TYPO1 : W_TYPO2, 0);
+      slot_add_alt(q, s, w->stem, w->word, word, CX__K_TYPO, e->dist[i] == 1 ? W_TYPO1 : W_TYPO2, 0);
     }
     return e->n && e->dist[0] == 1 ? ix->words[e->cand[0]].word : NULL;
   }
@@ -528,7 +571,7 @@ static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
       best[pos] = (struct cand){w, d};
     }
   for (size_t i = 0; i < nbest; i++)
-    slot_add_alt(s, best[i].w->stem, best[i].w->word, word, CX__K_TYPO, best[i].d == 1 ? W_TYPO1 : W_TYPO2, 0);
+    slot_add_alt(q, s, best[i].w->stem, best[i].w->word, word, CX__K_TYPO, best[i].d == 1 ? W_TYPO1 : W_TYPO2, 0);
   /* Into the first free slot of the probe sequence; a full table is cleared. */
   h = cx__term_hash(word, len) & (CX__TYPO_CACHE - 1);
   size_t probe = 0;
@@ -554,7 +597,7 @@ static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
 
 /* Prefix completions of the last word: the most frequent corpus words that
  * start with it. */
-static void add_prefixes(cx_index *ix, cx__qslot *s, const char *word) {
+static void add_prefixes(cx_index *ix, cx__query *q, cx__qslot *s, const char *word) {
   size_t len = strlen(word);
   if (len < 2 || cx__load_words(ix) != 0) return;
   size_t lo = 0, hi = ix->nwords;
@@ -575,7 +618,7 @@ static void add_prefixes(cx_index *ix, cx__qslot *s, const char *word) {
     memmove(&best[pos + 1], &best[pos], (nbest - 1 - pos) * sizeof *best);
     best[pos] = w;
   }
-  for (size_t i = 0; i < nbest; i++) slot_add_alt(s, best[i]->stem, best[i]->word, word, CX__K_PREFIX, W_PREFIX, 0);
+  for (size_t i = 0; i < nbest; i++) slot_add_alt(q, s, best[i]->stem, best[i]->word, word, CX__K_PREFIX, W_PREFIX, 0);
 }
 
 static int utf8_cut(const char *s, int n) {
@@ -797,11 +840,10 @@ static void add_synonyms(cx_index *ix, cx__query *q, const collect *c) {
     cx__qslot *s = clash ? NULL : add_slot(q, run.p);
     for (size_t sj = 0; s && sj < nsyn; sj++)
       if (syns[sj].grp == syns[si].grp && (long)sj != si && strcmp(syns[sj].stems, syns[si].stems) != 0)
-        slot_add_alt(s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM,
+        slot_add_alt(q, s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM,
                      fixed ? W_SYNONYM * W_TYPO1 : W_SYNONYM, syns[sj].nwords > 1);
     if (s && s->nalts == 0) {
       /* Every term of the group stems alike: nothing to add. */
-      free(s->word);
       q->nslots--;
       s = NULL;
     }
@@ -822,7 +864,7 @@ static void add_synonyms(cx_index *ix, cx__query *q, const collect *c) {
         cx__qslot *p = add_slot(q, key.p);
         cx__buf_destroy(&key);
         if (p) {
-          slot_add_alt(p, syns[si].stems, syns[si].folded, run.p, CX__K_PHRASE,
+          slot_add_alt(q, p, syns[si].stems, syns[si].folded, run.p, CX__K_PHRASE,
                        fixed ? W_PHRASE * W_TYPO1 : W_PHRASE, 1);
           p->syn = 2;
           p->group = ngroups;
@@ -872,18 +914,17 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
         char *pri = cx_xmalloc(len + 4);
         memcpy(pri, "pri", 3);
         memcpy(pri + 3, tok, len + 1);
-        add_ident_alt(ix, s, pri, tok, W_IDENT);
+        add_ident_alt(ix, q, s, pri, tok, W_IDENT);
         free(pri);
-        add_ident_alt(ix, s, tok, tok, W_IDENT_OVERLAP);
+        add_ident_alt(ix, q, s, tok, tok, W_IDENT_OVERLAP);
       } else {
-        add_ident_alt(ix, s, tok, tok, W_IDENT);
+        add_ident_alt(ix, q, s, tok, tok, W_IDENT);
       }
       free(tok);
       t += len;
       while (*t == ' ') t++;
     }
     if (s->nalts == 0) {
-      free(s->word);
       q->nslots--;
     } else if (nline < 64) {
       span_slot[nline] = (int)(s - q->slots);
@@ -892,7 +933,7 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
   }
   cx__buf_destroy(&ids);
 
-  collect c = {0};
+  collect c = {.q = q};
   cx__tokenize(ix, 0, text, n, collect_plain, &c);
   cx__tokenize(ix, 1, text, n, collect_stem, &c);
   /* Pieces of identifiers belong to the identifier's slot; tokens the
@@ -906,10 +947,7 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
         c.v[i].in_span = 1;
         c.v[i].slot = span_slot[k];
       }
-    if (c.v[i].stem == NULL) {
-      free(c.v[i].word);
-      continue;
-    }
+    if (c.v[i].stem == NULL) continue;
     c.v[i].stop = cx__is_stop_word(c.v[i].word, strlen(c.v[i].word));
     if (!c.v[i].stop && !c.v[i].in_span) nonstop++;
     c.v[kept++] = c.v[i];
@@ -942,32 +980,22 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
       if (s == NULL) break;
       w->slot = (int)(q->nslots - 1);
       s->stop = w->stop;
-      slot_add_alt(s, w->stem, w->word, w->word, CX__K_EXACT, w->stop ? W_STOP : 1.0, 0);
+      slot_add_alt(q, s, w->stem, w->word, w->word, CX__K_EXACT, w->stop ? W_STOP : 1.0, 0);
     }
-    if (!w->stop && !is_corpus_word(ix, w->word, w->stem)) w->fix = add_typos(ix, s, w->word);
-    if (is_last) add_prefixes(ix, s, w->word);
+    if (!w->stop && !is_corpus_word(ix, w->word, w->stem)) w->fix = add_typos(ix, q, s, w->word);
+    if (is_last) add_prefixes(ix, q, s, w->word);
   }
   add_synonyms(ix, q, &c);
-  for (size_t i = 0; i < c.n; i++) {
-    free(c.v[i].word);
-    free(c.v[i].stem);
-  }
   free(c.v);
   (void)err;
   return 0;
 }
 
 void cx__query_destroy(cx__query *q) {
-  for (size_t i = 0; i < q->nslots; i++) {
-    for (size_t j = 0; j < q->slots[i].nalts; j++) {
-      free(q->slots[i].alts[j].term);
-      free(q->slots[i].alts[j].from);
-      free(q->slots[i].alts[j].text);
-    }
-    free(q->slots[i].alts);
-    free(q->slots[i].word);
+  for (qblock *b = q->blocks, *next; b; b = next) {
+    next = b->next;
+    free(b);
   }
-  free(q->slots);
   free(q->raw_match);
   memset(q, 0, sizeof *q);
 }
