@@ -282,6 +282,15 @@ static int tok_cb(void *ctx, const char *tok, int n, int start, int end) {
   return t->n >= 20000;
 }
 
+/* After head (nb entries, nb >= 16: 8-byte aligned) a 1024-bit filter of
+ * the section's token hashes, by their top bits (the chains use the low
+ * ones): most query terms are in none of a card's sections, and testing a
+ * bit of one hot cache line is cheaper than a cold chain head. */
+#define SEC_BLOOM_BITS 1024
+#define BLOOM_BIT(h) ((h) >> 22)
+
+static uint64_t *sec_bloom(const hsec *s) { return (uint64_t *)(void *)(s->head + s->mask + 1); }
+
 static void tokenise(cx_index *ix, hsec *s) {
   if (s->tokenised) return;
   tok_vec t = {0};
@@ -294,12 +303,15 @@ static void tokenise(cx_index *ix, hsec *s) {
   size_t nb = 16;
   while (nb < 2 * t.n) nb <<= 1;
   s->mask = (uint32_t)(nb - 1);
-  s->head = cx_xcalloc(nb, sizeof *s->head);
+  s->head = cx_xcalloc(nb + SEC_BLOOM_BITS / 16, sizeof *s->head);
   s->next = cx_xmalloc(t.n * sizeof *s->next);
+  uint64_t *bloom = sec_bloom(s);
   for (size_t i = t.n; i-- > 0;) {
     uint32_t b = t.v[i].hash & s->mask;
     s->next[i] = s->head[b];
     s->head[b] = (uint16_t)(i + 1);
+    uint32_t x = BLOOM_BIT(t.v[i].hash);
+    bloom[x / 64] |= 1ull << (x % 64);
   }
 }
 
@@ -373,11 +385,29 @@ static size_t matches(const hsec *s, const cx__snip_terms *terms, unsigned char 
   if (s->ntoks == 0) return 0;
   memset(m, 0, s->ntoks);
   size_t nterms = terms->n < 200 ? terms->n : 200, npos = 0;
+  const uint64_t *bloom = sec_bloom(s);
   for (size_t k = 0; k < nterms; k++) {
-    uint32_t h = terms->hash[k];
+    uint32_t h = terms->hash[k], x = BLOOM_BIT(h);
+    if (!(bloom[x / 64] >> (x % 64) & 1)) continue;
     for (uint16_t j = s->head[h & s->mask]; j; j = s->next[j - 1])
-      if (s->toks[j - 1].hash == h) m[j - 1] = (unsigned char)(k + 1);
+      if (s->toks[j - 1].hash == h) {
+        m[j - 1] = (unsigned char)(k + 1);
+        if (npos < 32) pos[npos] = j - 1u;
+        npos++;
+      }
   }
+  /* A few matches (each token matches one term at most): their positions
+   * sorted, without reading the rest of m. */
+  if (npos <= 32) {
+    for (size_t a = 1; a < npos; a++) {
+      uint32_t v = pos[a];
+      size_t b = a;
+      for (; b > 0 && pos[b - 1] > v; b--) pos[b] = pos[b - 1];
+      pos[b] = v;
+    }
+    return npos;
+  }
+  npos = 0;
   /* Most tokens match nothing: skip them a word at a time. */
   size_t i = 0;
   for (; i + 8 <= s->ntoks; i += 8) {
