@@ -786,14 +786,18 @@ int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, siz
       memset(&h, 0, sizeof h);
       memset(h.slot_alt, -1, sizeof h.slot_alt);
       h.rowid = d;
-      double rest = prefix[ess];
-      int dead = 0;
+      double rest = prefix[ess], partial = 0;
+      int dead = 0, stale = 1; /* stale: a slot score changed since partial was summed */
       for (size_t i = nc; i-- > 0;) {
         cursor *c = byub[i];
         if (i < ess) {
-          /* Partial score plus what the unseen lists could add. */
-          double partial = 0;
-          for (size_t s = 0; s < plan.nslots; s++) partial += h.slot_score[s];
+          /* Partial score plus what the unseen lists could add (summed
+           * again, in slot order, only after a slot score changed). */
+          if (stale) {
+            partial = 0;
+            for (size_t s = 0; s < plan.nslots; s++) partial += h.slot_score[s];
+            stale = 0;
+          }
           if (partial + rest + SLACK < theta) {
             dead = 1;
             break;
@@ -807,6 +811,7 @@ int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, siz
             (v == h.slot_score[c->slot] && c->alt < h.slot_alt[c->slot])) {
           h.slot_score[c->slot] = v;
           h.slot_alt[c->slot] = (signed char)c->alt;
+          stale = 1;
         }
       }
       if (!dead) {
