@@ -117,6 +117,7 @@ struct cx_index {
   size_t *syn_sorted; /* indexes of syns by folded text */
   size_t nsyns;
   int syn_loaded;
+  uint64_t syn_first[16]; /* 1024-bit filter of the terms' first words (query_parse.c) */
   /* filter bitsets */
   cx__filter_cache filters[32];
   size_t nfilters, next_filter;

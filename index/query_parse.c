@@ -497,6 +497,11 @@ static syn *load_synonyms(cx_index *ix, size_t *nsyn) {
    * binary search instead of comparing every term with every word. */
   ix->syn_sorted = cx_xcalloc(n ? n : 1, sizeof *ix->syn_sorted);
   for (size_t i = 0; i < n; i++) ix->syn_sorted[i] = i;
+  memset(ix->syn_first, 0, sizeof ix->syn_first);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t b = cx__term_hash(v[i].folded, strcspn(v[i].folded, " ")) >> 22;
+    ix->syn_first[b / 64] |= 1ull << (b % 64);
+  }
   sorting_syns = v;
   qsort(ix->syn_sorted, n, sizeof *ix->syn_sorted, cmp_syn);
   sorting_syns = NULL;
@@ -787,6 +792,9 @@ static long longest_synonym(cx_index *ix, const collect *c, size_t i, int *fixed
       const char *w = f ? c->v[i].fix : c->v[i].word;
       if (w == NULL) continue;
       size_t wl = strlen(w), lo = 0, hi = ix->nsyns;
+      /* Most words start no term: no binary search for them. */
+      uint32_t b = cx__term_hash(w, wl) >> 22;
+      if (!(ix->syn_first[b / 64] >> (b % 64) & 1)) continue;
       while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (strncmp(syns[ix->syn_sorted[mid]].folded, w, wl) < 0) lo = mid + 1;
