@@ -118,6 +118,9 @@ struct cx_index {
   size_t nsyns;
   int syn_loaded;
   uint64_t syn_first[16]; /* 1024-bit filter of the terms' first words (query_parse.c) */
+  /* Words of the vocabulary query words were found as, by hash: index+1
+   * into words, 0 none (query_parse.c). words never change for a handle. */
+  uint32_t word_memo[1024];
   /* filter bitsets */
   cx__filter_cache filters[32];
   size_t nfilters, next_filter;

@@ -742,11 +742,17 @@ static int raw_translate(const char *s, size_t n, cx__query *q, cx_err *err) {
  * Without the engine's word list, whether its stem is indexed. */
 static int is_corpus_word(cx_index *ix, const char *word, const char *stem) {
   if (!ix->has_postings || cx__load_words(ix) != 0) return term_df(ix, stem) > 0;
+  /* The same words recur from query to query: one comparison, not ~13. */
+  uint32_t *memo = &ix->word_memo[cx__term_hash(word, strlen(word)) & 1023];
+  if (*memo && strcmp(ix->words[*memo - 1].word, word) == 0) return 1;
   size_t lo = 0, hi = ix->nwords;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     int c = strcmp(ix->words[mid].word, word);
-    if (c == 0) return 1;
+    if (c == 0) {
+      *memo = (uint32_t)(mid + 1);
+      return 1;
+    }
     if (c < 0) lo = mid + 1;
     else hi = mid;
   }
