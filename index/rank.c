@@ -142,7 +142,9 @@ double cx__combine(const cx__plan *plan, const double *slot_score) {
     for (size_t s = 0; s < plan->nslots; s++) score += slot_score[s];
     return score;
   }
-  double words[CX__MAX_SLOTS] = {0}, syn[CX__MAX_SLOTS] = {0}, bonus[CX__MAX_SLOTS] = {0};
+  /* Called for every card scored: only the groups' entries are cleared. */
+  double words[CX__MAX_SLOTS], syn[CX__MAX_SLOTS], bonus[CX__MAX_SLOTS];
+  for (int g = 0; g < plan->ngroups; g++) words[g] = syn[g] = bonus[g] = 0;
   for (size_t s = 0; s < plan->nslots; s++) {
     int g = plan->group[s];
     if (g < 0) score += slot_score[s];
@@ -281,7 +283,17 @@ static int cmp_hits(const void *a, const void *b) {
 }
 
 void cx__topk_finish(cx__topk *t, cx__result *res) {
-  qsort(t->v, t->n, sizeof *t->v, cmp_hits);
+  if (t->n > 16) {
+    qsort(t->v, t->n, sizeof *t->v, cmp_hits);
+  } else {
+    /* A page of hits: insertion (the order is total, as qsort's). */
+    for (size_t i = 1; i < t->n; i++) {
+      cx__hit h = t->v[i];
+      size_t j = i;
+      for (; j > 0 && cx__hit_better(&h, &t->v[j - 1]); j--) t->v[j] = t->v[j - 1];
+      if (j != i) t->v[j] = h;
+    }
+  }
   res->hits = t->v;
   res->nhits = t->n;
   t->v = NULL;

@@ -745,7 +745,17 @@ int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, siz
     nc++;
     if (ix->ncards > 0) miss *= 1.0 - (double)pl->df / (double)ix->ncards;
   }
-  qsort(byub, nc, sizeof *byub, cmp_ub);
+  if (nc > 64) {
+    qsort(byub, nc, sizeof *byub, cmp_ub); /* glibc's is a merge sort: stable */
+  } else {
+    /* Stable, as glibc's qsort, so that lists of equal bounds keep their order. */
+    for (size_t i = 1; i < nc; i++) {
+      cursor *c = byub[i];
+      size_t j = i;
+      for (; j > 0 && cmp_ub(&c, &byub[j - 1]) < 0; j--) byub[j] = byub[j - 1];
+      byub[j] = c;
+    }
+  }
   double *prefix = cx_xcalloc(nc + 1, sizeof *prefix); /* prefix[i]: sum of ub of byub[0..i) */
   for (size_t i = 0; i < nc; i++) prefix[i + 1] = prefix[i] + byub[i]->ub;
 
