@@ -644,6 +644,7 @@ typedef struct cursor {
   int alt;       /* index in the query slot */
   double weight, idf;
   double ub;     /* contribution at the list's max q */
+  double bub;    /* contribution at the current block's max q */
   size_t block;  /* current block */
   int64_t rowid[CX__BLOCK];
   unsigned char q[CX__BLOCK];
@@ -662,6 +663,8 @@ static void decode_block(cursor *c, size_t b) {
     return;
   }
   const unsigned char *e = pl->dir + b * DIR_ENTRY;
+  /* Once per block, not per card visited (a division). */
+  c->bub = cx__contribution(c->weight, c->idf, e[8]);
   const unsigned char *p = pl->payload + get_u32(e + 4);
   const unsigned char *end = b + 1 < pl->nblocks ? pl->payload + get_u32(e + DIR_ENTRY + 4)
                                                  : pl->data + pl->len;
@@ -688,8 +691,7 @@ static void cursor_next(cursor *c) {
 static uint32_t block_last(const cursor *c, size_t b) { return get_u32(c->pl->dir + b * DIR_ENTRY); }
 
 static double block_ub(const cursor *c) {
-  if (c->doc == END_DOC) return 0;
-  return cx__contribution(c->weight, c->idf, c->pl->dir[c->block * DIR_ENTRY + 8]);
+  return c->doc == END_DOC ? 0 : c->bub;
 }
 
 /* Moves to the first posting >= target, skipping whole blocks by the directory. */
