@@ -111,6 +111,7 @@ static size_t read_clause(const char *s, size_t i, size_t n) {
 }
 
 static int word_at(const char *s, size_t i, size_t n, const char *w) {
+  if (w[0] && (i >= n || s[i] != w[0])) return 0; /* most words: no strlen */
   size_t len = strlen(w);
   if (i + len > n || memcmp(s + i, w, len) != 0) return 0;
   if (i > 0 && is_word_char((unsigned char)s[i - 1])) return 0;
