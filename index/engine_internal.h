@@ -274,6 +274,8 @@ typedef struct cx__hit {
   double slot_score[CX__MAX_SLOTS]; /* per slot, for explain and confidence */
   signed char slot_alt[CX__MAX_SLOTS]; /* the winning alternative, -1 none */
 } cx__hit;
+/* A hint: starts loading the cached entries of hits (query_hit.c). */
+void cx__hits_prefetch(cx_index *ix, const cx__hit *hits, size_t n);
 
 typedef struct cx__filter {
   const uint64_t *packs, *tags; /* NULL: no filter */
