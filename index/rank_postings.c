@@ -794,8 +794,11 @@ int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, siz
     int pass = cx__filter_pass(f, d);
     if (pass) visited++;
     if (pass && bound + SLACK >= theta) {
+      /* Slot scores past the query's slots are never read (as in rank.c):
+       * not cleared for every card visited. */
       cx__hit h;
-      memset(&h, 0, sizeof h);
+      h.score = 0;
+      memset(h.slot_score, 0, plan.nslots * sizeof *h.slot_score);
       memset(h.slot_alt, -1, sizeof h.slot_alt);
       h.rowid = d;
       double rest = prefix[ess], partial = 0;
