@@ -118,6 +118,11 @@ struct cx_index {
   size_t nsyns;
   int syn_loaded;
   uint64_t syn_first[16]; /* 1024-bit filter of the terms' first words (query_parse.c) */
+  /* By the hash of a first word (& 1023, linear probing): 1 + the index in
+   * syn_sorted of the first term starting with that word, 0 empty; unused
+   * (syn_first_ok 0) when the terms have more than 512 first words. */
+  uint32_t syn_first_at[1024];
+  int syn_first_ok;
   /* Words of the vocabulary query words were found as, by hash: index+1
    * into words, 0 none (query_parse.c). words never change for a handle. */
   uint32_t word_memo[1024];

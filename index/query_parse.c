@@ -505,6 +505,26 @@ static syn *load_synonyms(cx_index *ix, size_t *nsyn) {
   }
   sorting_syns = v;
   qsort(ix->syn_sorted, n, sizeof *ix->syn_sorted, cmp_syn);
+  /* The terms sharing a first word are adjacent in that order (a space
+   * sorts before any letter): each first word's run, by hash. */
+  memset(ix->syn_first_at, 0, sizeof ix->syn_first_at);
+  ix->syn_first_ok = 1;
+  size_t nfirst = 0;
+  for (size_t k = 0; k < n && ix->syn_first_ok; k++) {
+    const char *f = v[ix->syn_sorted[k]].folded;
+    size_t fl = strcspn(f, " ");
+    if (k > 0) {
+      const char *prev = v[ix->syn_sorted[k - 1]].folded;
+      if (strcspn(prev, " ") == fl && memcmp(prev, f, fl) == 0) continue;
+    }
+    if (++nfirst > 512) {
+      ix->syn_first_ok = 0;
+      break;
+    }
+    size_t h = cx__term_hash(f, fl) & 1023;
+    while (ix->syn_first_at[h]) h = (h + 1) & 1023;
+    ix->syn_first_at[h] = (uint32_t)(k + 1);
+  }
   sorting_syns = NULL;
   return v;
 }
@@ -800,8 +820,21 @@ static long longest_synonym(cx_index *ix, const collect *c, size_t i, int *fixed
       if (w == NULL) continue;
       size_t wl = strlen(w), lo = 0, hi = ix->nsyns;
       /* Most words start no term: no binary search for them. */
-      uint32_t b = cx__term_hash(w, wl) >> 22;
+      uint32_t wh = cx__term_hash(w, wl), b = wh >> 22;
       if (!(ix->syn_first[b / 64] >> (b % 64) & 1)) continue;
+      if (ix->syn_first_ok) {
+        /* Straight to the run of terms starting with w (the terms after it
+         * that merely start with its letters are skipped below anyway). */
+        lo = ix->nsyns;
+        for (size_t h = wh & 1023; ix->syn_first_at[h]; h = (h + 1) & 1023) {
+          const char *fw = syns[ix->syn_sorted[ix->syn_first_at[h] - 1]].folded;
+          if (strncmp(fw, w, wl) == 0 && (fw[wl] == ' ' || fw[wl] == '\0')) {
+            lo = ix->syn_first_at[h] - 1;
+            break;
+          }
+        }
+        hi = lo; /* no binary search */
+      }
       while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (strncmp(syns[ix->syn_sorted[mid]].folded, w, wl) < 0) lo = mid + 1;
@@ -810,7 +843,10 @@ static long longest_synonym(cx_index *ix, const collect *c, size_t i, int *fixed
       for (size_t k = lo; k < ix->nsyns; k++) {
         const syn *t = &syns[ix->syn_sorted[k]];
         if (strncmp(t->folded, w, wl) != 0) break;
-        if (t->folded[wl] != ' ' && t->folded[wl] != '\0') continue;
+        if (t->folded[wl] != ' ' && t->folded[wl] != '\0') {
+          if (ix->syn_first_ok) break; /* past the run */
+          continue;
+        }
         if (best >= 0 && syns[best].nwords >= t->nwords) continue;
         if (spells(c, i, t, fixes)) best = (long)ix->syn_sorted[k];
       }
