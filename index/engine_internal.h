@@ -118,6 +118,15 @@ struct cx_index {
   size_t *syn_sorted; /* indexes of syns by folded text */
   size_t nsyns;
   int syn_loaded;
+  uint64_t syn_first[16]; /* 1024-bit filter of the terms' first words (query_parse.c) */
+  /* By the hash of a first word (& 1023, linear probing): 1 + the index in
+   * syn_sorted of the first term starting with that word, 0 empty; unused
+   * (syn_first_ok 0) when the terms have more than 512 first words. */
+  uint32_t syn_first_at[1024];
+  int syn_first_ok;
+  /* Words of the vocabulary query words were found as, by hash: index+1
+   * into words, 0 none (query_parse.c). words never change for a handle. */
+  uint32_t word_memo[1024];
   /* filter bitsets */
   cx__filter_cache filters[32];
   size_t nfilters, next_filter;
@@ -228,6 +237,7 @@ typedef struct cx__qalt {
 typedef struct cx__qslot {
   cx__qalt *alts;
   size_t nalts;
+  size_t alts_cap; /* alts has room for this many (in the query's arena) */
   char *word; /* folded word as typed */
   int stop;   /* a stop word kept because the query has nothing else */
   int group;  /* synonym group (-1 none): its members and its synonym slot */
@@ -240,6 +250,11 @@ typedef struct cx__query {
   int ngroups;     /* a group scores max(sum of its words, its synonym) */
   char *raw_match; /* raw mode: the FTS5 expression */
   int truncated;   /* the query was cut to CX__MAX_QUERY_BYTES / CX__MAX_SLOTS */
+  /* Slots, alternatives and their strings live in blocks freed together by
+   * cx__query_destroy (query_parse.c): one malloc per query, not ~70. */
+  struct cx__qblock *blocks;
+  char *arena;
+  size_t arena_n, arena_cap;
 } cx__query;
 
 #define CX__MAX_QUERY_BYTES 4096
@@ -265,6 +280,8 @@ typedef struct cx__hit {
   double slot_score[CX__MAX_SLOTS]; /* per slot, for explain and confidence */
   signed char slot_alt[CX__MAX_SLOTS]; /* the winning alternative, -1 none */
 } cx__hit;
+/* A hint: starts loading the cached entries of hits (query_hit.c). */
+void cx__hits_prefetch(cx_index *ix, const cx__hit *hits, size_t n);
 
 typedef struct cx__filter {
   const uint64_t *packs, *tags; /* NULL: no filter */

@@ -424,6 +424,8 @@ int cx__search_text(cx_index *ix, const cx_search_req *req, cx__buf *out, cx_err
   cx__buf scratch;
   cx__buf_init(&scratch);
   cx__buf_puts(out, ",\"hits\":[");
+  if ((size_t)req->offset < res.nhits)
+    cx__hits_prefetch(ix, res.hits + req->offset, res.nhits - (size_t)req->offset);
   for (size_t i = (size_t)req->offset; i < res.nhits && rc == 0; i++) {
     if (i > (size_t)req->offset) cx__buf_putc(out, ',');
     const cx__hit *hit = &res.hits[i];

@@ -309,6 +309,15 @@ static int tok_cb(void *ctx, const char *tok, int n, int start, int end) {
   return t->n >= 20000;
 }
 
+/* After head (nb entries, nb >= 16: 8-byte aligned) a 1024-bit filter of
+ * the section's token hashes, by their top bits (the chains use the low
+ * ones): most query terms are in none of a card's sections, and testing a
+ * bit of one hot cache line is cheaper than a cold chain head. */
+#define SEC_BLOOM_BITS 1024
+#define BLOOM_BIT(h) ((h) >> 22)
+
+static uint64_t *sec_bloom(const hsec *s) { return (uint64_t *)(void *)(s->head + s->mask + 1); }
+
 static void tokenise(cx_index *ix, hsec *s) {
   if (s->tokenised) return;
   tok_vec t = {0};
@@ -321,12 +330,15 @@ static void tokenise(cx_index *ix, hsec *s) {
   size_t nb = 16;
   while (nb < 2 * t.n) nb <<= 1;
   s->mask = (uint32_t)(nb - 1);
-  s->head = cx_xcalloc(nb, sizeof *s->head);
+  s->head = cx_xcalloc(nb + SEC_BLOOM_BITS / 16, sizeof *s->head);
   s->next = cx_xmalloc(t.n * sizeof *s->next);
+  uint64_t *bloom = sec_bloom(s);
   for (size_t i = t.n; i-- > 0;) {
     uint32_t b = t.v[i].hash & s->mask;
     s->next[i] = s->head[b];
     s->head[b] = (uint16_t)(i + 1);
+    uint32_t x = BLOOM_BIT(t.v[i].hash);
+    bloom[x / 64] |= 1ull << (x % 64);
   }
 }
 
@@ -400,11 +412,29 @@ static size_t matches(const hsec *s, const cx__snip_terms *terms, unsigned char 
   if (s->ntoks == 0) return 0;
   memset(m, 0, s->ntoks);
   size_t nterms = terms->n < 200 ? terms->n : 200, npos = 0;
+  const uint64_t *bloom = sec_bloom(s);
   for (size_t k = 0; k < nterms; k++) {
-    uint32_t h = terms->hash[k];
+    uint32_t h = terms->hash[k], x = BLOOM_BIT(h);
+    if (!(bloom[x / 64] >> (x % 64) & 1)) continue;
     for (uint16_t j = s->head[h & s->mask]; j; j = s->next[j - 1])
-      if (s->toks[j - 1].hash == h) m[j - 1] = (unsigned char)(k + 1);
+      if (s->toks[j - 1].hash == h) {
+        m[j - 1] = (unsigned char)(k + 1);
+        if (npos < 32) pos[npos] = j - 1u;
+        npos++;
+      }
   }
+  /* A few matches (each token matches one term at most): their positions
+   * sorted, without reading the rest of m. */
+  if (npos <= 32) {
+    for (size_t a = 1; a < npos; a++) {
+      uint32_t v = pos[a];
+      size_t b = a;
+      for (; b > 0 && pos[b - 1] > v; b--) pos[b] = pos[b - 1];
+      pos[b] = v;
+    }
+    return npos;
+  }
+  npos = 0;
   /* Most tokens match nothing: skip them a word at a time. */
   size_t i = 0;
   for (; i + 8 <= s->ntoks; i += 8) {
@@ -468,6 +498,36 @@ static void snippet(cx_index *ix, cx__hentry *e, const cx__snip_terms *terms, co
   for (int k = 0; k < 2; k++)
     if (mbuf[k] != stackbuf[0] && mbuf[k] != stackbuf[1]) free(mbuf[k]);
   if (pos != stackpos) free(pos);
+}
+
+/* Starts loading what writing the cached hits among hits will read (their
+ * entries, pre-encoded fields, first sections' filters and tokens), in two
+ * rounds over the page: a page's cache misses then overlap instead of
+ * coming one after another, hit by hit. Entries are only looked at, never
+ * loaded or kept: a hint, without effect on the result. */
+void cx__hits_prefetch(cx_index *ix, const cx__hit *hits, size_t n) {
+  if (ix->hents == NULL) return;
+  const cx__hentry *v[32];
+  size_t m = 0;
+  for (size_t i = 0; i < n && m < 32; i++)
+    for (size_t h = slot_of(hits[i].rowid); ix->hents[h]; h = (h + 1) & (HCACHE_SLOTS - 1))
+      if (ix->hents[h]->rowid == hits[i].rowid) {
+        v[m++] = ix->hents[h];
+        break;
+      }
+  for (size_t i = 0; i < m; i++) {
+    if (v[i]->secs) __builtin_prefetch(v[i]->secs);
+    if (v[i]->text) __builtin_prefetch(v[i]->text);
+  }
+  for (size_t i = 0; i < m; i++) {
+    if (v[i]->nsecs == 0 || v[i]->secs[0].head == NULL) continue;
+    const hsec *sec = &v[i]->secs[0];
+    const char *bloom = (const char *)sec_bloom(sec);
+    __builtin_prefetch(bloom);
+    __builtin_prefetch(bloom + 64);
+    __builtin_prefetch(sec->toks);
+    __builtin_prefetch(sec->text);
+  }
 }
 
 json_t *cx__hit_json(cx_index *ix, cx__hentry *e, double score, const cx__snip_terms *terms,

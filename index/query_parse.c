@@ -111,6 +111,7 @@ static size_t read_clause(const char *s, size_t i, size_t n) {
 }
 
 static int word_at(const char *s, size_t i, size_t n, const char *w) {
+  if (w[0] && (i >= n || s[i] != w[0])) return 0; /* most words: no strlen */
   size_t len = strlen(w);
   if (i + len > n || memcmp(s + i, w, len) != 0) return 0;
   if (i > 0 && is_word_char((unsigned char)s[i - 1])) return 0;
@@ -321,6 +322,41 @@ void cx__text_idents(const char *text, cx__buf *out) {
   cx__buf_destroy(&lines);
 }
 
+/* ---- the query's arena ---- */
+
+/* A block of the arena; its bytes follow, aligned for any type. */
+typedef struct cx__qblock {
+  struct cx__qblock *next;
+  max_align_t align[];
+} qblock;
+
+#define QBLOCK_BYTES 4096
+
+static void *q_alloc(cx__query *q, size_t n) {
+  n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+  if (q->arena_cap - q->arena_n < n) {
+    size_t cap = n > QBLOCK_BYTES ? n : QBLOCK_BYTES;
+    qblock *b = cx_xmalloc(sizeof *b + cap);
+    b->next = q->blocks;
+    q->blocks = b;
+    q->arena = (char *)b->align;
+    q->arena_n = 0;
+    q->arena_cap = cap;
+  }
+  void *p = q->arena + q->arena_n;
+  q->arena_n += n;
+  return p;
+}
+
+static char *q_strndup(cx__query *q, const char *s, size_t n) {
+  char *p = q_alloc(q, n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+static char *q_strdup(cx__query *q, const char *s) { return q_strndup(q, s, strlen(s)); }
+
 /* ---- words ---- */
 
 typedef struct qword {
@@ -334,6 +370,7 @@ typedef struct qword {
 } qword;
 
 typedef struct collect {
+  cx__query *q; /* whose arena holds the words */
   qword *v;
   size_t n, cap;
   int stem_pass;
@@ -346,7 +383,7 @@ static int collect_plain(void *ctx, const char *tok, int n, int start, int end) 
     c->cap = c->cap ? c->cap * 2 : 16;
     c->v = cx_xrealloc(c->v, c->cap * sizeof *c->v);
   }
-  c->v[c->n++] = (qword){cx_xstrndup(tok, (size_t)n), NULL, start, end, 0, 0, -1, NULL};
+  c->v[c->n++] = (qword){q_strndup(c->q, tok, (size_t)n), NULL, start, end, 0, 0, -1, NULL};
   return c->n >= 256;
 }
 
@@ -354,19 +391,26 @@ static int collect_stem(void *ctx, const char *tok, int n, int start, int end) {
   collect *c = ctx;
   while (c->cursor < c->n && c->v[c->cursor].start < start) c->cursor++;
   if (c->cursor < c->n && c->v[c->cursor].start == start && c->v[c->cursor].stem == NULL)
-    c->v[c->cursor].stem = cx_xstrndup(tok, (size_t)n);
+    c->v[c->cursor].stem = q_strndup(c->q, tok, (size_t)n);
   return c->cursor >= c->n;
 }
 
-static void slot_add_alt(cx__qslot *s, const char *term, const char *text, const char *from,
-                         cx__kind kind, double weight, int phrase) {
+static void slot_add_alt(cx__query *q, cx__qslot *s, const char *term, const char *text,
+                         const char *from, cx__kind kind, double weight, int phrase) {
   for (size_t i = 0; i < s->nalts; i++)
     if (strcmp(s->alts[i].term, term) == 0) {
       if (weight > s->alts[i].weight) s->alts[i].weight = weight;
       return;
     }
-  s->alts = cx_xrealloc(s->alts, (s->nalts + 1) * sizeof *s->alts);
-  s->alts[s->nalts++] = (cx__qalt){cx_xstrdup(term), cx_xstrdup(text), cx_xstrdup(from), kind, weight, phrase};
+  if (s->nalts == s->alts_cap) {
+    size_t cap = s->alts_cap ? 2 * s->alts_cap : 4;
+    cx__qalt *v = q_alloc(q, cap * sizeof *v);
+    if (s->nalts) memcpy(v, s->alts, s->nalts * sizeof *v);
+    s->alts = v;
+    s->alts_cap = cap;
+  }
+  s->alts[s->nalts++] =
+      (cx__qalt){q_strdup(q, term), q_strdup(q, text), q_strdup(q, from), kind, weight, phrase};
 }
 
 static cx__qslot *add_slot(cx__query *q, const char *word) {
@@ -374,21 +418,21 @@ static cx__qslot *add_slot(cx__query *q, const char *word) {
     q->truncated = 1;
     return NULL;
   }
-  q->slots = cx_xrealloc(q->slots, (q->nslots + 1) * sizeof *q->slots);
+  if (q->slots == NULL) q->slots = q_alloc(q, CX__MAX_SLOTS * sizeof *q->slots);
   cx__qslot *s = &q->slots[q->nslots++];
   memset(s, 0, sizeof *s);
-  s->word = cx_xstrdup(word);
+  s->word = q_strdup(q, word);
   s->group = -1;
   return s;
 }
 
 /* An identifier token as an alternative: stemmed as the index stemmed it. */
-static void add_ident_alt(cx_index *ix, cx__qslot *s, const char *tok, const char *from,
+static void add_ident_alt(cx_index *ix, cx__query *q, cx__qslot *s, const char *tok, const char *from,
                           double weight) {
   cx__buf stem;
   cx__buf_init(&stem);
   cx__stem(ix, tok, strlen(tok), &stem);
-  if (stem.n && strchr(stem.p, ' ') == NULL) slot_add_alt(s, stem.p, tok, from, CX__K_IDENT, weight, 0);
+  if (stem.n && strchr(stem.p, ' ') == NULL) slot_add_alt(q, s, stem.p, tok, from, CX__K_IDENT, weight, 0);
   cx__buf_destroy(&stem);
 }
 
@@ -462,8 +506,33 @@ static syn *load_synonyms(cx_index *ix, size_t *nsyn) {
    * binary search instead of comparing every term with every word. */
   ix->syn_sorted = cx_xcalloc(n ? n : 1, sizeof *ix->syn_sorted);
   for (size_t i = 0; i < n; i++) ix->syn_sorted[i] = i;
+  memset(ix->syn_first, 0, sizeof ix->syn_first);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t b = cx__term_hash(v[i].folded, strcspn(v[i].folded, " ")) >> 22;
+    ix->syn_first[b / 64] |= 1ull << (b % 64);
+  }
   sorting_syns = v;
   qsort(ix->syn_sorted, n, sizeof *ix->syn_sorted, cmp_syn);
+  /* The terms sharing a first word are adjacent in that order (a space
+   * sorts before any letter): each first word's run, by hash. */
+  memset(ix->syn_first_at, 0, sizeof ix->syn_first_at);
+  ix->syn_first_ok = 1;
+  size_t nfirst = 0;
+  for (size_t k = 0; k < n && ix->syn_first_ok; k++) {
+    const char *f = v[ix->syn_sorted[k]].folded;
+    size_t fl = strcspn(f, " ");
+    if (k > 0) {
+      const char *prev = v[ix->syn_sorted[k - 1]].folded;
+      if (strcspn(prev, " ") == fl && memcmp(prev, f, fl) == 0) continue;
+    }
+    if (++nfirst > 512) {
+      ix->syn_first_ok = 0;
+      break;
+    }
+    size_t h = cx__term_hash(f, fl) & 1023;
+    while (ix->syn_first_at[h]) h = (h + 1) & 1023;
+    ix->syn_first_at[h] = (uint32_t)(k + 1);
+  }
   sorting_syns = NULL;
   return v;
 }
@@ -488,7 +557,7 @@ void cx__typo_cache_clear(cx_index *ix) {
  * within Damerau-Levenshtein 1 (from 4 letters) or 2 (from 9), closest and
  * most frequent first. Returns the best one at distance 1 (borrowed from
  * ix->words), which synonym matching may read in place of the word. */
-static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
+static const char *add_typos(cx_index *ix, cx__query *q, cx__qslot *s, const char *word) {
   size_t len = strlen(word);
   if (len < 4) return NULL;
   for (const char *p = word; *p; p++)
@@ -505,7 +574,7 @@ static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
     if (strcmp(e->word, word) != 0) continue;
     for (int i = 0; i < e->n; i++) {
       const cx__vword *w = &ix->words[e->cand[i]];
-      slot_add_alt(s, w->stem, w->word, word, CX__K_TYPO, e->dist[i] == 1 ? W_TYPO1 : W_TYPO2, 0);
+      slot_add_alt(q, s, w->stem, w->word, word, CX__K_TYPO, e->dist[i] == 1 ? W_TYPO1 : W_TYPO2, 0);
     }
     return e->n && e->dist[0] == 1 ? ix->words[e->cand[0]].word : NULL;
   }
@@ -536,7 +605,7 @@ static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
       best[pos] = (struct cand){w, d};
     }
   for (size_t i = 0; i < nbest; i++)
-    slot_add_alt(s, best[i].w->stem, best[i].w->word, word, CX__K_TYPO, best[i].d == 1 ? W_TYPO1 : W_TYPO2, 0);
+    slot_add_alt(q, s, best[i].w->stem, best[i].w->word, word, CX__K_TYPO, best[i].d == 1 ? W_TYPO1 : W_TYPO2, 0);
   /* Into the first free slot of the probe sequence; a full table is cleared. */
   h = cx__term_hash(word, len) & (CX__TYPO_CACHE - 1);
   size_t probe = 0;
@@ -562,7 +631,7 @@ static const char *add_typos(cx_index *ix, cx__qslot *s, const char *word) {
 
 /* Prefix completions of the last word: the most frequent corpus words that
  * start with it. */
-static void add_prefixes(cx_index *ix, cx__qslot *s, const char *word) {
+static void add_prefixes(cx_index *ix, cx__query *q, cx__qslot *s, const char *word) {
   size_t len = strlen(word);
   if (len < 2 || cx__load_words(ix) != 0) return;
   size_t lo = 0, hi = ix->nwords;
@@ -583,7 +652,7 @@ static void add_prefixes(cx_index *ix, cx__qslot *s, const char *word) {
     memmove(&best[pos + 1], &best[pos], (nbest - 1 - pos) * sizeof *best);
     best[pos] = w;
   }
-  for (size_t i = 0; i < nbest; i++) slot_add_alt(s, best[i]->stem, best[i]->word, word, CX__K_PREFIX, W_PREFIX, 0);
+  for (size_t i = 0; i < nbest; i++) slot_add_alt(q, s, best[i]->stem, best[i]->word, word, CX__K_PREFIX, W_PREFIX, 0);
 }
 
 static int utf8_cut(const char *s, int n) {
@@ -702,11 +771,17 @@ static int raw_translate(const char *s, size_t n, cx__query *q, cx_err *err) {
  * Without the engine's word list, whether its stem is indexed. */
 static int is_corpus_word(cx_index *ix, const char *word, const char *stem) {
   if (!ix->has_postings || cx__load_words(ix) != 0) return term_df(ix, stem) > 0;
+  /* The same words recur from query to query: one comparison, not ~13. */
+  uint32_t *memo = &ix->word_memo[cx__term_hash(word, strlen(word)) & 1023];
+  if (*memo && strcmp(ix->words[*memo - 1].word, word) == 0) return 1;
   size_t lo = 0, hi = ix->nwords;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     int c = strcmp(ix->words[mid].word, word);
-    if (c == 0) return 1;
+    if (c == 0) {
+      *memo = (uint32_t)(mid + 1);
+      return 1;
+    }
     if (c < 0) lo = mid + 1;
     else hi = mid;
   }
@@ -752,6 +827,22 @@ static long longest_synonym(cx_index *ix, const collect *c, size_t i, int *fixed
       const char *w = f ? c->v[i].fix : c->v[i].word;
       if (w == NULL) continue;
       size_t wl = strlen(w), lo = 0, hi = ix->nsyns;
+      /* Most words start no term: no binary search for them. */
+      uint32_t wh = cx__term_hash(w, wl), b = wh >> 22;
+      if (!(ix->syn_first[b / 64] >> (b % 64) & 1)) continue;
+      if (ix->syn_first_ok) {
+        /* Straight to the run of terms starting with w (the terms after it
+         * that merely start with its letters are skipped below anyway). */
+        lo = ix->nsyns;
+        for (size_t h = wh & 1023; ix->syn_first_at[h]; h = (h + 1) & 1023) {
+          const char *fw = syns[ix->syn_sorted[ix->syn_first_at[h] - 1]].folded;
+          if (strncmp(fw, w, wl) == 0 && (fw[wl] == ' ' || fw[wl] == '\0')) {
+            lo = ix->syn_first_at[h] - 1;
+            break;
+          }
+        }
+        hi = lo; /* no binary search */
+      }
       while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (strncmp(syns[ix->syn_sorted[mid]].folded, w, wl) < 0) lo = mid + 1;
@@ -760,7 +851,10 @@ static long longest_synonym(cx_index *ix, const collect *c, size_t i, int *fixed
       for (size_t k = lo; k < ix->nsyns; k++) {
         const syn *t = &syns[ix->syn_sorted[k]];
         if (strncmp(t->folded, w, wl) != 0) break;
-        if (t->folded[wl] != ' ' && t->folded[wl] != '\0') continue;
+        if (t->folded[wl] != ' ' && t->folded[wl] != '\0') {
+          if (ix->syn_first_ok) break; /* past the run */
+          continue;
+        }
         if (best >= 0 && syns[best].nwords >= t->nwords) continue;
         if (spells(c, i, t, fixes)) best = (long)ix->syn_sorted[k];
       }
@@ -805,11 +899,10 @@ static void add_synonyms(cx_index *ix, cx__query *q, const collect *c) {
     cx__qslot *s = clash ? NULL : add_slot(q, run.p);
     for (size_t sj = 0; s && sj < nsyn; sj++)
       if (syns[sj].grp == syns[si].grp && (long)sj != si && strcmp(syns[sj].stems, syns[si].stems) != 0)
-        slot_add_alt(s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM,
+        slot_add_alt(q, s, syns[sj].stems, syns[sj].folded, run.p, CX__K_SYNONYM,
                      fixed ? W_SYNONYM * W_TYPO1 : W_SYNONYM, syns[sj].nwords > 1);
     if (s && s->nalts == 0) {
       /* Every term of the group stems alike: nothing to add. */
-      free(s->word);
       q->nslots--;
       s = NULL;
     }
@@ -830,7 +923,7 @@ static void add_synonyms(cx_index *ix, cx__query *q, const collect *c) {
         cx__qslot *p = add_slot(q, key.p);
         cx__buf_destroy(&key);
         if (p) {
-          slot_add_alt(p, syns[si].stems, syns[si].folded, run.p, CX__K_PHRASE,
+          slot_add_alt(q, p, syns[si].stems, syns[si].folded, run.p, CX__K_PHRASE,
                        fixed ? W_PHRASE * W_TYPO1 : W_PHRASE, 1);
           p->syn = 2;
           p->group = ngroups;
@@ -880,18 +973,17 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
         char *pri = cx_xmalloc(len + 4);
         memcpy(pri, "pri", 3);
         memcpy(pri + 3, tok, len + 1);
-        add_ident_alt(ix, s, pri, tok, W_IDENT);
+        add_ident_alt(ix, q, s, pri, tok, W_IDENT);
         free(pri);
-        add_ident_alt(ix, s, tok, tok, W_IDENT_OVERLAP);
+        add_ident_alt(ix, q, s, tok, tok, W_IDENT_OVERLAP);
       } else {
-        add_ident_alt(ix, s, tok, tok, W_IDENT);
+        add_ident_alt(ix, q, s, tok, tok, W_IDENT);
       }
       free(tok);
       t += len;
       while (*t == ' ') t++;
     }
     if (s->nalts == 0) {
-      free(s->word);
       q->nslots--;
     } else if (nline < 64) {
       span_slot[nline] = (int)(s - q->slots);
@@ -900,7 +992,7 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
   }
   cx__buf_destroy(&ids);
 
-  collect c = {0};
+  collect c = {.q = q};
   cx__tokenize(ix, 0, text, n, collect_plain, &c);
   cx__tokenize(ix, 1, text, n, collect_stem, &c);
   /* Pieces of identifiers belong to the identifier's slot; tokens the
@@ -914,10 +1006,7 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
         c.v[i].in_span = 1;
         c.v[i].slot = span_slot[k];
       }
-    if (c.v[i].stem == NULL) {
-      free(c.v[i].word);
-      continue;
-    }
+    if (c.v[i].stem == NULL) continue;
     c.v[i].stop = cx__is_stop_word(c.v[i].word, strlen(c.v[i].word));
     if (!c.v[i].stop && !c.v[i].in_span) nonstop++;
     c.v[kept++] = c.v[i];
@@ -950,32 +1039,22 @@ int cx__query_parse(cx_index *ix, const char *text, int raw, int prefix_last, cx
       if (s == NULL) break;
       w->slot = (int)(q->nslots - 1);
       s->stop = w->stop;
-      slot_add_alt(s, w->stem, w->word, w->word, CX__K_EXACT, w->stop ? W_STOP : 1.0, 0);
+      slot_add_alt(q, s, w->stem, w->word, w->word, CX__K_EXACT, w->stop ? W_STOP : 1.0, 0);
     }
-    if (!w->stop && !is_corpus_word(ix, w->word, w->stem)) w->fix = add_typos(ix, s, w->word);
-    if (is_last) add_prefixes(ix, s, w->word);
+    if (!w->stop && !is_corpus_word(ix, w->word, w->stem)) w->fix = add_typos(ix, q, s, w->word);
+    if (is_last) add_prefixes(ix, q, s, w->word);
   }
   add_synonyms(ix, q, &c);
-  for (size_t i = 0; i < c.n; i++) {
-    free(c.v[i].word);
-    free(c.v[i].stem);
-  }
   free(c.v);
   (void)err;
   return 0;
 }
 
 void cx__query_destroy(cx__query *q) {
-  for (size_t i = 0; i < q->nslots; i++) {
-    for (size_t j = 0; j < q->slots[i].nalts; j++) {
-      free(q->slots[i].alts[j].term);
-      free(q->slots[i].alts[j].from);
-      free(q->slots[i].alts[j].text);
-    }
-    free(q->slots[i].alts);
-    free(q->slots[i].word);
+  for (qblock *b = q->blocks, *next; b; b = next) {
+    next = b->next;
+    free(b);
   }
-  free(q->slots);
   free(q->raw_match);
   memset(q, 0, sizeof *q);
 }

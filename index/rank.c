@@ -142,7 +142,9 @@ double cx__combine(const cx__plan *plan, const double *slot_score) {
     for (size_t s = 0; s < plan->nslots; s++) score += slot_score[s];
     return score;
   }
-  double words[CX__MAX_SLOTS] = {0}, syn[CX__MAX_SLOTS] = {0}, bonus[CX__MAX_SLOTS] = {0};
+  /* Called for every card scored: only the groups' entries are cleared. */
+  double words[CX__MAX_SLOTS], syn[CX__MAX_SLOTS], bonus[CX__MAX_SLOTS];
+  for (int g = 0; g < plan->ngroups; g++) words[g] = syn[g] = bonus[g] = 0;
   for (size_t s = 0; s < plan->nslots; s++) {
     int g = plan->group[s];
     if (g < 0) score += slot_score[s];
@@ -241,37 +243,38 @@ void cx__topk_init(cx__topk *t, size_t k) {
   t->v = cx_xcalloc(t->k, sizeof *t->v);
 }
 
-/* Min-heap on "better": v[0] is the worst kept hit. */
-static void heap_down(cx__hit *v, size_t n, size_t i) {
+/* Min-heap on "better": v[0] is the worst kept hit. Sifting moves a hole
+ * and writes h once at the end: a hit is ~230 bytes, and a swap copied
+ * three of them per level (the heap ends up the same). */
+static void heap_down(cx__hit *v, size_t n, const cx__hit *h) {
+  size_t i = 0;
   for (;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n && cx__hit_better(&v[m], &v[l])) m = l;
-    if (r < n && cx__hit_better(&v[m], &v[r])) m = r;
-    if (m == i) return;
-    cx__hit tmp = v[i];
-    v[i] = v[m];
-    v[m] = tmp;
-    i = m;
+    size_t l = 2 * i + 1, r = l + 1;
+    const cx__hit *m = h;
+    size_t mi = i;
+    if (l < n && cx__hit_better(m, &v[l])) m = &v[mi = l];
+    if (r < n && cx__hit_better(m, &v[r])) m = &v[mi = r];
+    if (mi == i) break;
+    v[i] = *m;
+    i = mi;
   }
+  v[i] = *h;
 }
 
 void cx__topk_push(cx__topk *t, const cx__hit *h) {
   if (t->n < t->k) {
     size_t i = t->n++;
-    t->v[i] = *h;
     while (i > 0) {
       size_t p = (i - 1) / 2;
-      if (!cx__hit_better(&t->v[p], &t->v[i])) break;
-      cx__hit tmp = t->v[i];
+      if (!cx__hit_better(&t->v[p], h)) break;
       t->v[i] = t->v[p];
-      t->v[p] = tmp;
       i = p;
     }
+    t->v[i] = *h;
     return;
   }
   if (!cx__hit_better(h, &t->v[0])) return;
-  t->v[0] = *h;
-  heap_down(t->v, t->n, 0);
+  heap_down(t->v, t->n, h);
 }
 
 static int cmp_hits(const void *a, const void *b) {
@@ -280,7 +283,17 @@ static int cmp_hits(const void *a, const void *b) {
 }
 
 void cx__topk_finish(cx__topk *t, cx__result *res) {
-  qsort(t->v, t->n, sizeof *t->v, cmp_hits);
+  if (t->n > 16) {
+    qsort(t->v, t->n, sizeof *t->v, cmp_hits);
+  } else {
+    /* A page of hits: insertion (the order is total, as qsort's). */
+    for (size_t i = 1; i < t->n; i++) {
+      cx__hit h = t->v[i];
+      size_t j = i;
+      for (; j > 0 && cx__hit_better(&h, &t->v[j - 1]); j--) t->v[j] = t->v[j - 1];
+      if (j != i) t->v[j] = h;
+    }
+  }
   res->hits = t->v;
   res->nhits = t->n;
   t->v = NULL;

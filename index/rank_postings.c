@@ -1122,6 +1122,7 @@ typedef struct cursor {
   int alt;       /* index in the query slot */
   double weight, idf;
   double ub;     /* contribution at the list's max q */
+  double bub;    /* contribution at the current block's max q */
   size_t block;  /* current block */
   int64_t rowid[CX__BLOCK];
   unsigned char q[CX__BLOCK];
@@ -1140,6 +1141,8 @@ static void decode_block(cursor *c, size_t b) {
     return;
   }
   const unsigned char *e = pl->dir + b * DIR_ENTRY;
+  /* Once per block, not per card visited (a division). */
+  c->bub = cx__contribution(c->weight, c->idf, e[8]);
   const unsigned char *p = pl->payload + get_u32(e + 4);
   const unsigned char *end = b + 1 < pl->nblocks ? pl->payload + get_u32(e + DIR_ENTRY + 4)
                                                  : pl->data + pl->len;
@@ -1166,8 +1169,7 @@ static void cursor_next(cursor *c) {
 static uint32_t block_last(const cursor *c, size_t b) { return get_u32(c->pl->dir + b * DIR_ENTRY); }
 
 static double block_ub(const cursor *c) {
-  if (c->doc == END_DOC) return 0;
-  return cx__contribution(c->weight, c->idf, c->pl->dir[c->block * DIR_ENTRY + 8]);
+  return c->doc == END_DOC ? 0 : c->bub;
 }
 
 /* Moves to the first posting >= target, skipping whole blocks by the directory. */
@@ -1203,8 +1205,10 @@ int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, siz
   memset(res, 0, sizeof *res);
   cx__plan plan;
   cx__plan_init(ix, q, &plan);
-  cursor *cs = cx_xcalloc(plan.nalts ? plan.nalts : 1, sizeof *cs);
-  cursor **byub = cx_xcalloc(plan.nalts ? plan.nalts : 1, sizeof *byub);
+  /* Not cleared (~1.2 KB a cursor): cs[0, nc) are filled below, and a
+   * block's postings are written by decode_block before they are read. */
+  cursor *cs = cx_xmalloc((plan.nalts ? plan.nalts : 1) * sizeof *cs);
+  cursor **byub = cx_xmalloc((plan.nalts ? plan.nalts : 1) * sizeof *byub);
   size_t nc = 0;
   int rc = 0;
   double miss = 1.0; /* for the estimate of total: P(card matches nothing) */
@@ -1223,7 +1227,17 @@ int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, siz
     nc++;
     if (ix->ncards > 0) miss *= 1.0 - (double)pl->df / (double)ix->ncards;
   }
-  qsort(byub, nc, sizeof *byub, cmp_ub);
+  if (nc > 64) {
+    qsort(byub, nc, sizeof *byub, cmp_ub); /* glibc's is a merge sort: stable */
+  } else {
+    /* Stable, as glibc's qsort, so that lists of equal bounds keep their order. */
+    for (size_t i = 1; i < nc; i++) {
+      cursor *c = byub[i];
+      size_t j = i;
+      for (; j > 0 && cmp_ub(&c, &byub[j - 1]) < 0; j--) byub[j] = byub[j - 1];
+      byub[j] = c;
+    }
+  }
   double *prefix = cx_xcalloc(nc + 1, sizeof *prefix); /* prefix[i]: sum of ub of byub[0..i) */
   for (size_t i = 0; i < nc; i++) prefix[i + 1] = prefix[i] + byub[i]->ub;
 
@@ -1260,18 +1274,25 @@ int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, siz
     int pass = cx__filter_pass(f, d);
     if (pass) visited++;
     if (pass && bound + SLACK >= theta) {
+      /* Slot scores past the query's slots are never read (as in rank.c):
+       * not cleared for every card visited. */
       cx__hit h;
-      memset(&h, 0, sizeof h);
+      h.score = 0;
+      memset(h.slot_score, 0, plan.nslots * sizeof *h.slot_score);
       memset(h.slot_alt, -1, sizeof h.slot_alt);
       h.rowid = d;
-      double rest = prefix[ess];
-      int dead = 0;
+      double rest = prefix[ess], partial = 0;
+      int dead = 0, stale = 1; /* stale: a slot score changed since partial was summed */
       for (size_t i = nc; i-- > 0;) {
         cursor *c = byub[i];
         if (i < ess) {
-          /* Partial score plus what the unseen lists could add. */
-          double partial = 0;
-          for (size_t s = 0; s < plan.nslots; s++) partial += h.slot_score[s];
+          /* Partial score plus what the unseen lists could add (summed
+           * again, in slot order, only after a slot score changed). */
+          if (stale) {
+            partial = 0;
+            for (size_t s = 0; s < plan.nslots; s++) partial += h.slot_score[s];
+            stale = 0;
+          }
           if (partial + rest + SLACK < theta) {
             dead = 1;
             break;
@@ -1285,6 +1306,7 @@ int cx__rank_postings(cx_index *ix, const cx__query *q, const cx__filter *f, siz
             (v == h.slot_score[c->slot] && c->alt < h.slot_alt[c->slot])) {
           h.slot_score[c->slot] = v;
           h.slot_alt[c->slot] = (signed char)c->alt;
+          stale = 1;
         }
       }
       if (!dead) {
