@@ -107,6 +107,9 @@ typedef struct cxd_index_ref {
   char *open_path;
   int linked;
   json_t *info; /* cx_index_info + loaded_at + generation; loop thread only */
+  /* Where the workers' connections to this generation are closed once it is
+   * released (cxd_pool_retire); NULL once the loop has stopped. */
+  uv_loop_t *loop;
 } cxd_index_ref;
 
 cxd_index_ref *cxd_index_ref_acquire(cxd_index_ref *r);
@@ -233,6 +236,10 @@ int cxd_pool_submit(cxd_req *req);
 /* Closes every worker's index and frees the spare reply buffers. Only once no
  * work can run (loop finished). */
 void cxd_pool_shutdown(void);
+/* Generation gen is released (no request holds it): closes, on a worker, the
+ * idle workers' connections to it, so that its file (unlinked by a reload)
+ * gives its disk space back now rather than at each worker's next query. */
+void cxd_pool_retire(uv_loop_t *loop, uint64_t gen);
 /* An empty reply buffer of 16 KB or more for a worker (recycled when one is
  * spare), and giving one back from the loop (b is left empty; a buffer
  * beyond 64 KB or past 16 spares is freed: at most 1 MB is kept). Any thread. */

@@ -143,6 +143,7 @@ int main(int argc, char **argv) {
   uv_run(&loop, UV_RUN_DEFAULT);
 
   cxd_listener_close(&srv);
+  if (srv.ix) srv.ix->loop = NULL; /* cxd_pool_shutdown closes every connection */
   cxd_index_ref_release(srv.ix);
   srv.ix = NULL;
   cxd_pool_shutdown();

@@ -13,6 +13,7 @@
 typedef struct worker_slot {
   cx_index *ix;
   uint64_t gen;
+  int busy; /* its thread is running a request (under slots_lock) */
   struct worker_slot *next;
 } worker_slot;
 
@@ -99,6 +100,7 @@ static cx_index *thread_index(const cxd_index_ref *ref, int64_t limit_us, int *r
 #endif
     uv_once(&slots_once, slots_init);
     tl_slot = cx_xcalloc(1, sizeof *tl_slot);
+    tl_slot->busy = 1;
     uv_mutex_lock(&slots_lock);
     tl_slot->next = slots;
     slots = tl_slot;
@@ -117,13 +119,60 @@ static cx_index *thread_index(const cxd_index_ref *ref, int64_t limit_us, int *r
   return tl_slot->ix;
 }
 
+static void set_busy(int busy) {
+  uv_mutex_lock(&slots_lock);
+  tl_slot->busy = busy;
+  uv_mutex_unlock(&slots_lock);
+}
+
 static void work_cb(uv_work_t *w) {
   cxd_req *r = w->data;
   cx_err err = {0};
   int rc = 0;
+  if (tl_slot) set_busy(1); /* a new slot is made busy by thread_index */
   r->ix = thread_index(r->ixref, r->srv->opt.query_timeout_us, &rc, &err);
   cxd_rpc_run_on_worker(r, rc, &err);
   r->ix = NULL;
+  set_busy(0);
+}
+
+/* ---- closing a released generation's connections ------------------------- */
+
+typedef struct retire_job {
+  uv_work_t work;
+  uint64_t gen;
+} retire_job;
+
+static void retire_work(uv_work_t *w) {
+  retire_job *j = w->data;
+  cx_index *stale[64];
+  size_t n = 0;
+  /* Take them under the lock, close them outside it: a worker starting a
+   * request only waits for the list walk. A busy slot is never touched (its
+   * thread owns it; it reopens on its next request anyway). */
+  uv_mutex_lock(&slots_lock);
+  for (worker_slot *s = slots; s && n < sizeof stale / sizeof *stale; s = s->next)
+    if (!s->busy && s->ix && s->gen == j->gen) {
+      stale[n++] = s->ix;
+      s->ix = NULL;
+      s->gen = 0;
+    }
+  uv_mutex_unlock(&slots_lock);
+  while (n) cx_index_close(stale[--n]);
+}
+
+static void retire_done(uv_work_t *w, int status) {
+  (void)status;
+  free(w->data);
+}
+
+void cxd_pool_retire(uv_loop_t *loop, uint64_t gen) {
+  uv_once(&slots_once, slots_init);
+  retire_job *j = cx_xcalloc(1, sizeof *j);
+  j->gen = gen;
+  j->work.data = j;
+  /* If it cannot be queued, each stale connection closes at its thread's next request. */
+  if (uv_queue_work(loop, &j->work, retire_work, retire_done) != 0) free(j);
 }
 
 static void after_work_cb(uv_work_t *w, int status) { cxd_rpc_worker_done(w->data, status); }

@@ -48,6 +48,7 @@ cxd_index_ref *cxd_index_ref_acquire(cxd_index_ref *r) {
 
 void cxd_index_ref_release(cxd_index_ref *r) {
   if (r == NULL || --r->refs > 0) return;
+  if (r->loop) cxd_pool_retire(r->loop, r->gen);
   if (r->linked) unlink(r->open_path);
   free(r->open_path);
   free(r->path);
@@ -437,6 +438,7 @@ static void on_build_done(uv_async_t *a) {
     cxd_index_ref *ref = cx_xcalloc(1, sizeof *ref);
     ref->refs = 1;
     ref->gen = ++srv->next_gen;
+    ref->loop = srv->loop;
     ref->path = cx_xstrdup(job->index_path);
     ref->open_path = job->open_path;
     ref->linked = job->linked;

@@ -149,6 +149,34 @@ def run():
     check(not failures, "%d requests failed during reloads: %r" % (len(failures), failures[:3]))
     check(ok > 100, "too little load during the test: %d" % ok)
     print("reload under load: %d searches, 0 failed" % ok)
+
+    # A released generation's file is closed by every worker at once, not at each
+    # worker's next query: a reload on a nearly full disk needs that space. Both
+    # workers search the current generation, a new card makes --watch replace it,
+    # and nothing but stats (answered on the loop) is asked until the old file is
+    # closed everywhere.
+    for _ in range(50):
+        c.result("search", {"query": "risk treatment plan"})
+    with open(os.path.join(seeds, "Q904.md"), "w") as f:
+        f.write(card(904, "jabberwocks"))
+    wait_for(lambda: c.result("stats")["index"]["cards"] == cards + 2, "the card Q904")
+
+    def deleted_open():
+        fds = "/proc/%d/fd" % d.proc.pid
+        out = []
+        for fd in os.listdir(fds):
+            try:
+                target = os.readlink(os.path.join(fds, fd))
+            except OSError:
+                continue
+            if target.startswith(L.TMP) and target.endswith("(deleted)"):
+                out.append(target)
+        return out
+    deadline = time.time() + 20
+    while deleted_open() and time.time() < deadline:
+        time.sleep(0.1)
+    check(not deleted_open(), "replaced index files still open: %r" % deleted_open())
+    check(c.result("search", {"query": "jabberwocks"})["hits"], "Q904 not searchable")
     c.close()
     L.still_answers(d.sock)
     log = d.log_text()
