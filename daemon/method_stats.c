@@ -19,7 +19,7 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
   *result = json_pack(
       "{s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:{s:I,s:I,s:i},"
       "s:{s:I,s:I,s:I,s:I,s:I,s:I},s:o,s:o,"
-      "s:{s:I,s:i,s:i,s:i,s:I,s:i,s:f,s:i,s:i}}",
+      "s:{s:I,s:i,s:i,s:i,s:I,s:I,s:i,s:f,s:i,s:i}}",
       "version", CX_PROTOCOL_VERSION, "server", CXD_SERVER_NAME,
       "uptime_s", (json_int_t)((uv_hrtime() - srv->start_ns) / 1000000000ULL),
       "requests", (json_int_t)srv->requests, "errors", (json_int_t)srv->errors,
@@ -31,12 +31,14 @@ static int run(cxd_req *r, json_t **result, cxd_error *e) {
       "index", index, "reload", cxd_reload_stats(srv),
       "limits", "max_request", (json_int_t)o->max_request, "max_connections",
       o->max_connections, "max_inflight", o->max_inflight, "max_pipeline", o->max_pipeline,
-      "max_write_queue", (json_int_t)o->max_write_queue, "idle_timeout_s",
+      "max_write_queue", (json_int_t)o->max_write_queue, "max_buffered",
+      (json_int_t)o->max_buffered, "idle_timeout_s",
       o->idle_timeout_ms / 1000, "query_timeout_ms", (double)o->query_timeout_us / 1000.0, "max_limit",
       CX_MAX_LIMIT, "threads", o->threads);
   if (*result)
     json_object_set_new(*result, "memory",
-                        json_pack("{s:I,s:I,s:I}", "sqlite_bytes",
+                        json_pack("{s:I,s:I,s:I,s:I}", "buffered_bytes",
+                                  (json_int_t)srv->buffered, "sqlite_bytes",
                                   (json_int_t)sqlite3_memory_used(), "sqlite_highwater_bytes",
                                   (json_int_t)sqlite3_memory_highwater(0), "sqlite_limit_bytes",
                                   (json_int_t)sqlite3_soft_heap_limit64(-1)));

@@ -40,6 +40,10 @@ def run():
 
     index = L.build_index()
     d = L.Daemon(["--index", index, "--max-buffered", "256K", "--log-level", "info"])
+    c = L.Client(d.sock)
+    st = c.result("stats")
+    check(st["limits"]["max_buffered"] == 256 << 10, "stats.limits: %r" % st["limits"])
+    c.close()
 
     # Four clients pipeline searches (20 hits: ~20 KB replies) and read nothing for now:
     # far more than 256K of replies over all of them, each under --max-write-queue (4M).

@@ -83,6 +83,9 @@ def run():
     r = c.result("stats")
     check(r["index"]["generation"] == before + 1, "reload did not swap: %r" % r["index"])
     check(r["reload"]["count"] == 1 and r["reload"]["last_ok"] is True, "reload stats: %r" % r["reload"])
+    check(r["limits"]["max_buffered"] == 128 << 20, "default --max-buffered: %r" % r["limits"])
+    check(isinstance(r["memory"]["buffered_bytes"], int) and r["memory"]["buffered_bytes"] >= 0,
+          "stats.memory.buffered_bytes: %r" % r["memory"])
 
     # a get long after a search on the same worker still finds the card (the
     # per-query deadline must not outlive its query)
