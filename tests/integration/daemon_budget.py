@@ -21,14 +21,6 @@ def wait_log(d, text, timeout=60):
     return False
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def run():
     # the option: a bound below 64K is refused, 0 means none
     r = subprocess.run([L.ARGS.cardexd, "--max-buffered", "1K", "--index", "/nonexistent"],
@@ -59,7 +51,7 @@ def run():
         hogs.append((s, t))
     check(wait_log(d, "exceed --max-buffered 262144"),
           "the daemon never paused reading:\n" + d.log_text())
-    rss = rss_kb(d.proc.pid)
+    rss = L.rss_kb(d.proc.pid)
 
     # While over the bound no connection is read, a new one included: its ping waits.
     probe = L.Client(d.sock, timeout=30)

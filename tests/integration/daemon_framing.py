@@ -9,14 +9,6 @@ import daemon_lib as L
 from daemon_lib import check, expect_error
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def send_in_background(sock, data):
     """Sends data until done or the peer stops taking it; never raises."""
     def go():
@@ -45,7 +37,7 @@ def run():
         c.expect_eof()
         t.join(10)
         c.close()
-    check(rss_kb(d.proc.pid) < 200 * 1024, "RSS after 10 MB lines: %d kB" % rss_kb(d.proc.pid))
+    check(L.rss_kb(d.proc.pid) < 200 * 1024, "RSS after 10 MB lines: %d kB" % L.rss_kb(d.proc.pid))
     L.still_answers(d.sock)
 
     # binary garbage, then a real request on the same connection
@@ -108,7 +100,7 @@ def run():
         other.result("search", {"query": "data protection impact assessment"})
     check(time.time() - t0 < 10, "others starve while one client does not read")
     other.close()
-    rss = rss_kb(d.proc.pid)
+    rss = L.rss_kb(d.proc.pid)
     check(rss < 200 * 1024, "RSS with a client that never reads: %d kB" % rss)
     lazy.close()
     t.join(10)

@@ -256,6 +256,15 @@ def still_answers(sock, timeout=10):
         time.sleep(0.05)
 
 
+def rss_kb(pid):
+    """The resident set size of process pid, in kB (0 if /proc does not say)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def kill_leftovers():
     for proc in _daemons:
         if proc.poll() is None:

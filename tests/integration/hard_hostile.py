@@ -232,14 +232,6 @@ def hostile_main():
 
 # ---- the test ----------------------------------------------------------------
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def run():
     seconds = L.ARGS.seconds
     nconns = 2000
@@ -248,14 +240,14 @@ def run():
                   "--log-level", "warn"])
     good_client(d.sock, 1)  # warm-up: every worker opens the index
     base = good_client(d.sock, seconds)
-    rss0 = rss_kb(d.proc.pid)
+    rss0 = L.rss_kb(d.proc.pid)
 
     h = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--hostile", d.sock,
                           str(seconds + 8), str(nconns)], stdout=subprocess.PIPE, text=True)
     check(h.stdout.readline().strip() == "hostile: started", "the hostile load did not start")
     time.sleep(3)  # connections opened, non-readers blocked, slowloris under way
     loaded = good_client(d.sock, seconds)
-    rss1 = rss_kb(d.proc.pid)
+    rss1 = L.rss_kb(d.proc.pid)
     out, _ = h.communicate(timeout=180)
     check(h.returncode == 0, "the hostile process failed (%d)" % h.returncode)
     report = json.loads(out.strip().splitlines()[-1])
