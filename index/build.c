@@ -1,5 +1,6 @@
 /* build.c — cx_index_build: parser threads feeding one SQLite writer, incremental reuse. */
 #include "cx_build.h"
+#include "cx_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,82 +70,6 @@ void *cx__strmap_put(cx__strmap *m, const char *key, void *value) {
   return NULL;
 }
 
-/* ---- compact JSON ---- */
-
-/* json_dumps(j, JSON_COMPACT), byte for byte, at a fraction of the cost
- * (jansson validates UTF-8 again and goes through a callback per token; the
- * strings here come from the parser, which already validated them). Returns
- * -1 for a real number, whose formatting is left to jansson. */
-static int compact_string(const char *s, size_t n, cx__buf *out) {
-  static const char hex[] = "0123456789ABCDEF";
-  cx__buf_putc(out, '"');
-  size_t run = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    cx__buf_add(out, s + run, i - run);
-    run = i + 1;
-    char esc[7] = {'\\', 0};
-    switch (c) {
-    case '"': esc[1] = '"'; break;
-    case '\\': esc[1] = '\\'; break;
-    case '\b': esc[1] = 'b'; break;
-    case '\f': esc[1] = 'f'; break;
-    case '\n': esc[1] = 'n'; break;
-    case '\r': esc[1] = 'r'; break;
-    case '\t': esc[1] = 't'; break;
-    default:
-      memcpy(esc + 1, "u00", 3);
-      esc[4] = hex[c >> 4];
-      esc[5] = hex[c & 15];
-      cx__buf_add(out, esc, 6);
-      continue;
-    }
-    cx__buf_add(out, esc, 2);
-  }
-  cx__buf_add(out, s + run, n - run);
-  cx__buf_putc(out, '"');
-  return 0;
-}
-
-static int compact_json(const json_t *j, cx__buf *out) {
-  switch (json_typeof(j)) {
-  case JSON_OBJECT: {
-    const char *key;
-    json_t *v;
-    int first = 1;
-    cx__buf_putc(out, '{');
-    json_object_foreach((json_t *)j, key, v) {
-      if (!first) cx__buf_putc(out, ',');
-      first = 0;
-      compact_string(key, strlen(key), out);
-      cx__buf_putc(out, ':');
-      if (compact_json(v, out) != 0) return -1;
-    }
-    cx__buf_putc(out, '}');
-    return 0;
-  }
-  case JSON_ARRAY: {
-    cx__buf_putc(out, '[');
-    for (size_t i = 0; i < json_array_size(j); i++) {
-      if (i) cx__buf_putc(out, ',');
-      if (compact_json(json_array_get(j, i), out) != 0) return -1;
-    }
-    cx__buf_putc(out, ']');
-    return 0;
-  }
-  case JSON_STRING:
-    return compact_string(json_string_value(j), json_string_length(j), out);
-  case JSON_INTEGER:
-    cx__buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-    return 0;
-  case JSON_TRUE: cx__buf_puts(out, "true"); return 0;
-  case JSON_FALSE: cx__buf_puts(out, "false"); return 0;
-  case JSON_NULL: cx__buf_puts(out, "null"); return 0;
-  default: return -1;
-  }
-}
-
 /* ---- a parsed card's stored JSON and cx_hits row, written directly ----
  * Byte for byte what json_dumps(JSON_COMPACT) makes of cx_card_to_json (with
  * "sections": null, see CX__SCHEMA_SQL) and of cx__hit_base of it
@@ -153,7 +78,7 @@ static int compact_json(const json_t *j, cx__buf *out) {
  * validated the file's UTF-8, so every string is valid. */
 
 static void js_str(cx__buf *b, const char *s) {
-  if (s) compact_string(s, strlen(s), b);
+  if (s) cx__json_put_string(b, s, strlen(s));
   else cx__buf_add(b, "null", 4);
 }
 
@@ -263,16 +188,9 @@ static void card_rows(const cx_card *card, char **json, char **hit) {
       json_t *v = json_loads(card->extras[i].json, JSON_DECODE_ANY, NULL);
       json_object_set_new(extra, card->extras[i].key, v ? v : json_string(card->extras[i].json));
     }
-    cx__buf e;
-    cx__buf_init(&e);
-    if (compact_json(extra, &e) != 0) {
-      char *d = json_dumps(extra, JSON_COMPACT);
-      e.n = 0;
-      cx__buf_puts(&e, d ? d : "{}");
-      free(d);
-    }
-    cx__buf_add(&b, e.p, e.n);
-    cx__buf_destroy(&e);
+    char *d = json_dumps(extra, JSON_COMPACT); /* reals at jansson's own precision */
+    cx__buf_puts(&b, d ? d : "{}");
+    free(d);
     json_decref(extra);
   }
   js_key(&b, "hash");
