@@ -4,6 +4,7 @@
 
 #include "cardex.h"
 #include "cx_internal.h"
+#include "cx_json.h"
 #include "histogram.h"
 
 #include <stdint.h>
@@ -84,11 +85,7 @@ int cxd_error_from_cx(cxd_error *e, int rc, const cx_err *err, const char *card_
                       int64_t query_timeout_us);
 void cxd_error_clear(cxd_error *e);
 
-/* ---- reply encoding (json_out.c) ----------------------------------------- */
-
-/* Appends j as compact JSON, byte for byte what json_dumps(j, JSON_COMPACT |
- * JSON_ENCODE_ANY | JSON_REAL_PRECISION(10)) gives (non-finite reals: null). */
-void cxd_json_write(cx__buf *out, const json_t *j);
+/* Replies are encoded by the library's writer, cx__json_write (index/json_text.c). */
 
 /* ---- the index generations (reload.c) ----------------------------------- */
 
@@ -138,7 +135,7 @@ typedef struct cxd_method {
   void (*release)(void *prep); /* frees req->prep; NULL if none is made */
   /* Optional, worker methods only: appends the result as JSON text to out
    * instead of run building it (0), or -1 with err set and out as it was.
-   * The text must be what cxd_json_write writes for run's result. */
+   * The text must be what cx__json_write writes for run's result. */
   int (*write)(struct cxd_req *req, cx__buf *out, cxd_error *err);
 } cxd_method;
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void put_json(cx__buf *out, const json_t *j) { cxd_json_write(out, j); }
 
 /* Messages may quote what a client sent (jansson's "near '…'"), which need not
  * be UTF-8; the reply must be, so such bytes become '?'. */
@@ -17,20 +16,20 @@ static void put_string(cx__buf *out, const char *s) {
     j = json_string(copy);
     free(copy);
   }
-  put_json(out, j);
+  cx__json_write(out, j);
   json_decref(j);
 }
 
 static void put_head(cx__buf *out, json_t *id) {
   cx__buf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":");
-  if (id) put_json(out, id);
+  if (id) cx__json_write(out, id);
   else cx__buf_puts(out, "null");
 }
 
 void cxd_rpc_write_result(cx__buf *out, json_t *id, json_t *result) {
   put_head(out, id);
   cx__buf_puts(out, ",\"result\":");
-  put_json(out, result);
+  cx__json_write(out, result);
   cx__buf_puts(out, "}\n");
 }
 
@@ -40,7 +39,7 @@ void cxd_rpc_write_error(cx__buf *out, json_t *id, const cxd_error *err) {
   put_string(out, err->message);
   if (err->data) {
     cx__buf_puts(out, ",\"data\":");
-    put_json(out, err->data);
+    cx__json_write(out, err->data);
   }
   cx__buf_puts(out, "}}\n");
 }

@@ -1,9 +1,8 @@
 # cardexd black-box tests: each tests/integration/daemon_*.py drives the real daemon on a
 # private socket (Python 3 standard library only). Under -DCARDEX_SANITIZE=ON every test's
 # final SIGTERM is also a LeakSanitizer check: the daemon must exit 0.
-# The reply encoder against jansson (a C test: it compiles the daemon's json_out.c).
-add_executable(daemon_json_test ${CMAKE_CURRENT_SOURCE_DIR}/integration/daemon_json_test.c
-               ${PROJECT_SOURCE_DIR}/daemon/json_out.c)
+# The reply encoder (the library's cx__json_write) against jansson.
+add_executable(daemon_json_test ${CMAKE_CURRENT_SOURCE_DIR}/integration/daemon_json_test.c)
 target_include_directories(daemon_json_test PRIVATE ${PROJECT_SOURCE_DIR}/daemon)
 target_link_libraries(daemon_json_test PRIVATE cardex PkgConfig::LIBUV m)
 add_test(NAME integration/daemon_json COMMAND daemon_json_test)

@@ -54,7 +54,7 @@ static void reply_error(json_t *id, const cxd_error *err) {
 static void check_encoder(const json_t *params) {
   cx__buf out;
   cx__buf_init(&out);
-  cxd_json_write(&out, params);
+  cx__json_write(&out, params);
   char *ref = json_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
   if (ref == NULL || strlen(ref) != out.n || memcmp(ref, out.p, out.n) != 0) {
     fprintf(stderr, "fuzz_rpc: encoder: %s\n  jansson: %s\n", out.p, ref ? ref : "(null)");

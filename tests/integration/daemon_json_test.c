@@ -1,4 +1,4 @@
-/* daemon_json_test.c — cardexd's reply encoder (daemon/json_out.c) must write exactly what jansson writes. */
+/* daemon_json_test.c — cardexd's reply encoder (cx__json_write, index/json_text.c) must write exactly what jansson writes. */
 #include "cardexd.h"
 
 #include <math.h>
@@ -13,7 +13,7 @@ static void same(json_t *j, const char *what) {
   char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
   cx__buf got;
   cx__buf_init(&got);
-  cxd_json_write(&got, j);
+  cx__json_write(&got, j);
   if (want == NULL || got.p == NULL || strcmp(want, got.p) != 0) {
     fprintf(stderr, "FAIL %s:\n  jansson: %s\n  cardexd: %s\n", what, want ? want : "(null)",
             got.p ? got.p : "(null)");
