@@ -98,7 +98,7 @@ static void extract(const char *dir, int threads, texts *t) {
   cx_diags d;
   cx_diags_init(&d);
   const char *paths[] = {dir};
-  cx__walk(paths, 1, &files, &d);
+  cx__walk(paths, 1, 0, &files, &d);
   cx_build_opts opts;
   memset(&opts, 0, sizeof opts);
   opts.threads = threads;

@@ -302,7 +302,8 @@ static void process(const cx__pipeline *p, parser_tls *tls, cx__item *it) {
   size_t max = p->opts->parse.max_bytes ? p->opts->parse.max_bytes : CX_DEFAULT_MAX_CARD_BYTES;
   char *data;
   size_t len;
-  it->rc = cx__read_file(path, max, &data, &len, &it->diags);
+  it->mtime_ns = it->file->mtime_ns;
+  it->rc = cx__read_file(path, max, &data, &len, &it->mtime_ns, &it->diags);
   if (it->rc) return;
   it->size = (int64_t)len;
   cx_hash_hex(data, len, it->hash);
@@ -653,7 +654,7 @@ static int files_unchanged(const cx__files *files, const cx__strmap *old,
     const cx__old_file *of = cx__strmap_get(old, files->v[i].path);
     char *data, hash[17];
     size_t len;
-    if (cx__read_file(files->v[i].path, max, &data, &len, NULL) != 0) return 0;
+    if (cx__read_file(files->v[i].path, max, &data, &len, NULL, NULL) != 0) return 0;
     cx_hash_hex(data, len, hash);
     free(data);
     if ((int64_t)len != of->size || strcmp(hash, of->hash) != 0) return 0;
@@ -756,7 +757,9 @@ static int build_once(const char *const *paths, size_t npaths, const char *out_p
 
   json_object_seed(0); /* before any thread makes JSON objects */
   cx__phase(NULL);
-  cx__walk(paths, npaths, &files, &diags);
+  /* Sizes and mtimes are only compared with an old index's (files_unchanged);
+   * otherwise the parser threads learn them as they read. */
+  cx__walk(paths, npaths, have_old, &files, &diags);
   if (files.n == 0 && diags.nerrors == 0)
     cx_diags_add(&diags, CX_DIAG_WARNING, paths[0], 0, 0,
                  "no card files found (cards are *.md files, README.md excepted)");

@@ -60,7 +60,7 @@ int cx__synonyms_load(const char *path, cx__synonyms *syn, cx_diags *diags) {
   memset(syn, 0, sizeof *syn);
   char *data;
   size_t len;
-  int rc = cx__read_file(path, 16 * 1024 * 1024, &data, &len, diags);
+  int rc = cx__read_file(path, 16 * 1024 * 1024, &data, &len, NULL, diags);
   if (rc) return rc;
 
   yaml_parser_t parser;
@@ -238,7 +238,7 @@ int cx_check(const char *const *paths, size_t npaths, const cx_build_opts *opts_
   cx_diags_init(&diags);
   cx__files files = {0};
   json_object_seed(0);
-  cx__walk(paths, npaths, &files, &diags);
+  cx__walk(paths, npaths, 0, &files, &diags);
   if (files.n == 0 && diags.nerrors == 0)
     cx_diags_add(&diags, CX_DIAG_WARNING, paths[0], 0, 0,
                  "no card files found (cards are *.md files, README.md excepted)");

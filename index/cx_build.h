@@ -5,13 +5,14 @@
 #include "cx_internal.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* ---- finding card files (walk.c) ---- */
 
 typedef struct cx__file {
   char *path; /* as given or joined from a given directory: "seeds/Q077.md" */
-  int64_t size, mtime_ns;
+  int64_t size, mtime_ns; /* -1 when the walk did not stat the file */
 } cx__file;
 
 typedef struct cx__files {
@@ -23,15 +24,20 @@ typedef struct cx__files {
  * *.md except README.md and hidden entries, in byte order) into files. A file
  * reached twice (same device and inode, e.g. through a symlink) is listed
  * once; directory symlink loops are not followed. A path that does not exist
- * is an error diagnostic; the others are still walked. */
-void cx__walk(const char *const *paths, size_t npaths, cx__files *files, cx_diags *diags);
+ * is an error diagnostic; the others are still walked. Without stat_files,
+ * the regular files found in directories are listed with size and mtime -1
+ * (for a reader to learn), which saves a stat per file. */
+void cx__walk(const char *const *paths, size_t npaths, int stat_files, cx__files *files,
+              cx_diags *diags);
 void cx__files_destroy(cx__files *files);
 
 /* Reads a whole file. Returns 0, CX_EIO (diagnostic added) or CX_ETOOBIG
  * (diagnostic added, nothing read) when it is larger than max_bytes.
- * *data is NUL-terminated; caller frees. */
+ * *data is NUL-terminated; caller frees. mtime_ns (may be NULL): the file's
+ * modification time, from the open file. */
 int cx__read_file(const char *path, size_t max_bytes, char **data, size_t *len,
-                  cx_diags *diags);
+                  int64_t *mtime_ns, cx_diags *diags);
+int64_t cx__mtime_ns(const struct stat *st);
 
 /* Where needle first occurs in data, as 1-based line and column (characters);
  * when key is non-NULL, only an occurrence of needle that is the value of a
@@ -89,6 +95,7 @@ typedef struct cx__item {
   int rc;             /* 0 or the error of reading/parsing (diagnostics in diags) */
   char hash[17];      /* of the file's bytes */
   int64_t size;       /* bytes read */
+  int64_t mtime_ns;   /* of the file read (else the walk's, maybe -1) */
   int64_t old_rowid;  /* > 0: unchanged since the old index; not parsed */
   cx_card *card;      /* parsed card (rc == 0, old_rowid == 0) */
   char *json;         /* compact cx_card_to_json, when the pipeline makes documents */

@@ -438,7 +438,7 @@ static int insert_file(cx__store *st, const cx__item *it, int64_t card, cx_err *
   bind_text(s, 1, it->file->path);
   bind_text(s, 2, it->hash);
   sqlite3_bind_int64(s, 3, it->size);
-  sqlite3_bind_int64(s, 4, it->file->mtime_ns);
+  sqlite3_bind_int64(s, 4, it->mtime_ns);
   if (card > 0) sqlite3_bind_int64(s, 5, card);
   else sqlite3_bind_null(s, 5);
   return run(st, S_FILE, err);

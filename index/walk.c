@@ -1,4 +1,6 @@
 /* walk.c — finding card files under the paths given, reading them, locating text in them. */
+/* readdir's d_type (DT_REG, DT_DIR…) */
+#define _DEFAULT_SOURCE
 #include "cx_build.h"
 
 #include <dirent.h>
@@ -11,41 +13,42 @@
 
 /* (device, inode) pairs already seen: files, so that a file reached twice is
  * indexed once (it would otherwise be its own duplicate id), and directories,
- * so that a symlink loop ends. A sorted array is enough: corpora are walked
- * once per build and bsearch keeps lookups logarithmic. */
+ * so that a symlink loop ends. An open-addressing hash set: a sorted array
+ * moved its tail on every insert, quadratic when inodes come in no order. */
 typedef struct seen_set {
-  struct seen_key { dev_t dev; ino_t ino; } *v;
+  struct seen_key { dev_t dev; ino_t ino; int used; } *v;
   size_t n, cap;
 } seen_set;
 
-static int seen_cmp(const void *a, const void *b) {
-  const struct seen_key *x = a, *y = b;
-  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
-  if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
-  return 0;
+static size_t seen_hash(dev_t dev, ino_t ino, size_t cap) {
+  uint64_t h = ((uint64_t)ino * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)dev * 0xC2B2AE3D27D4EB4FULL);
+  return (size_t)(h ^ (h >> 29)) & (cap - 1);
 }
 
 /* Returns 1 if (dev, ino) was already there, else inserts it and returns 0. */
 static int seen_add(seen_set *s, dev_t dev, ino_t ino) {
-  struct seen_key k = {dev, ino};
-  size_t lo = 0, hi = s->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    int c = seen_cmp(&s->v[mid], &k);
-    if (c == 0) return 1;
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
+  if ((s->n + 1) * 2 > s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 256;
+    struct seen_key *v = cx_xcalloc(cap, sizeof *v);
+    for (size_t i = 0; i < s->cap; i++) {
+      if (!s->v[i].used) continue;
+      size_t j = seen_hash(s->v[i].dev, s->v[i].ino, cap);
+      while (v[j].used) j = (j + 1) & (cap - 1);
+      v[j] = s->v[i];
+    }
+    free(s->v);
+    s->v = v;
+    s->cap = cap;
   }
-  if (s->n == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 256;
-    s->v = cx_xrealloc(s->v, s->cap * sizeof *s->v);
-  }
-  memmove(&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof *s->v);
-  s->v[lo] = k;
+  size_t j = seen_hash(dev, ino, s->cap);
+  for (; s->v[j].used; j = (j + 1) & (s->cap - 1))
+    if (s->v[j].dev == dev && s->v[j].ino == ino) return 1;
+  s->v[j] = (struct seen_key){dev, ino, 1};
   s->n++;
   return 0;
 }
 
+/* st NULL: size and mtime not known yet (-1; the reader learns them). */
 static void files_push(cx__files *files, char *path, const struct stat *st) {
   if (files->n == files->cap) {
     files->cap = files->cap ? files->cap * 2 : 64;
@@ -53,8 +56,12 @@ static void files_push(cx__files *files, char *path, const struct stat *st) {
   }
   cx__file *f = &files->v[files->n++];
   f->path = path;
-  f->size = (int64_t)st->st_size;
-  f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+  f->size = st ? (int64_t)st->st_size : -1;
+  f->mtime_ns = st ? cx__mtime_ns(st) : -1;
+}
+
+int64_t cx__mtime_ns(const struct stat *st) {
+  return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
 static int is_card_name(const char *name) {
@@ -64,30 +71,38 @@ static int is_card_name(const char *name) {
   return strcmp(name, "README.md") != 0;
 }
 
+/* The first member of walk_dir's entries is the name. */
 static int name_cmp(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void walk_dir(const char *dir, seen_set *seen, cx__files *files, cx_diags *diags) {
+/* dev: the directory's device. Without stat_files, a regular file (as
+ * readdir's d_type tells) is listed without a stat of its own: its inode is
+ * readdir's d_ino on the directory's device, and its size and mtime are left
+ * for the parser thread that reads it (a stat per file was most of a walk of
+ * 100k cards, serial before any parsing: 0.4 s). Directories, symlinks and
+ * file systems without d_type are still stat'ed, relative to the directory. */
+static void walk_dir(const char *dir, dev_t dev, int stat_files, seen_set *seen,
+                     cx__files *files, cx_diags *diags) {
   DIR *d = opendir(dir);
   if (d == NULL) {
     cx_diags_add(diags, CX_DIAG_ERROR, dir, 0, 0, "cannot open directory: %s", strerror(errno));
     return;
   }
-  char **names = NULL;
+  typedef struct entry { char *name; unsigned char type; ino_t ino; } entry;
+  entry *ents = NULL;
   size_t n = 0, cap = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.') continue;
     if (n == cap) {
       cap = cap ? cap * 2 : 64;
-      names = cx_xrealloc(names, cap * sizeof *names);
+      ents = cx_xrealloc(ents, cap * sizeof *ents);
     }
-    names[n++] = cx_xstrdup(e->d_name);
+    ents[n++] = (entry){cx_xstrdup(e->d_name), e->d_type, e->d_ino};
   }
-  closedir(d);
   /* Byte order, not locale order: the same corpus gives the same rowids everywhere. */
-  if (n > 1) qsort(names, n, sizeof *names, name_cmp);
+  if (n > 1) qsort(ents, n, sizeof *ents, name_cmp);
 
   size_t dlen = strlen(dir);
   int slash = dlen > 0 && dir[dlen - 1] == '/';
@@ -96,28 +111,39 @@ static void walk_dir(const char *dir, seen_set *seen, cx__files *files, cx_diags
     cx__buf_init(&p);
     cx__buf_puts(&p, dir);
     if (!slash) cx__buf_putc(&p, '/');
-    cx__buf_puts(&p, names[i]);
+    cx__buf_puts(&p, ents[i].name);
     struct stat st;
-    if (stat(p.p, &st) != 0) {
+    if (!stat_files && ents[i].type == DT_REG) {
+      if (is_card_name(ents[i].name) && !seen_add(seen, dev, ents[i].ino))
+        files_push(files, cx__buf_detach(&p), NULL);
+      else
+        cx__buf_destroy(&p);
+    } else if (!stat_files && ents[i].type != DT_UNKNOWN && ents[i].type != DT_LNK &&
+               ents[i].type != DT_DIR) {
+      cx__buf_destroy(&p); /* a device, fifo or socket: not a card */
+    } else if (fstatat(dirfd(d), ents[i].name, &st, 0) != 0) {
       /* A dangling symlink or a file removed meanwhile: not a card. */
       if (errno != ENOENT)
         cx_diags_add(diags, CX_DIAG_ERROR, p.p, 0, 0, "cannot stat: %s", strerror(errno));
       cx__buf_destroy(&p);
     } else if (S_ISDIR(st.st_mode)) {
-      if (!seen_add(seen, st.st_dev, st.st_ino)) walk_dir(p.p, seen, files, diags);
+      if (!seen_add(seen, st.st_dev, st.st_ino))
+        walk_dir(p.p, st.st_dev, stat_files, seen, files, diags);
       cx__buf_destroy(&p);
-    } else if (S_ISREG(st.st_mode) && is_card_name(names[i]) &&
+    } else if (S_ISREG(st.st_mode) && is_card_name(ents[i].name) &&
                !seen_add(seen, st.st_dev, st.st_ino)) {
       files_push(files, cx__buf_detach(&p), &st);
     } else {
       cx__buf_destroy(&p);
     }
-    free(names[i]);
+    free(ents[i].name);
   }
-  free(names);
+  closedir(d);
+  free(ents);
 }
 
-void cx__walk(const char *const *paths, size_t npaths, cx__files *files, cx_diags *diags) {
+void cx__walk(const char *const *paths, size_t npaths, int stat_files, cx__files *files,
+              cx_diags *diags) {
   seen_set seen = {0};
   for (size_t i = 0; i < npaths; i++) {
     struct stat st;
@@ -126,7 +152,8 @@ void cx__walk(const char *const *paths, size_t npaths, cx__files *files, cx_diag
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
-      if (!seen_add(&seen, st.st_dev, st.st_ino)) walk_dir(paths[i], &seen, files, diags);
+      if (!seen_add(&seen, st.st_dev, st.st_ino))
+        walk_dir(paths[i], st.st_dev, stat_files, &seen, files, diags);
     } else if (!seen_add(&seen, st.st_dev, st.st_ino)) {
       /* Named explicitly: a card whatever its extension. */
       files_push(files, cx_xstrdup(paths[i]), &st);
@@ -142,7 +169,7 @@ void cx__files_destroy(cx__files *files) {
 }
 
 int cx__read_file(const char *path, size_t max_bytes, char **data, size_t *len,
-                  cx_diags *diags) {
+                  int64_t *mtime_ns, cx_diags *diags) {
   *data = NULL;
   *len = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -156,6 +183,7 @@ int cx__read_file(const char *path, size_t max_bytes, char **data, size_t *len,
     close(fd);
     return CX_EIO;
   }
+  if (mtime_ns) *mtime_ns = cx__mtime_ns(&st);
   if (max_bytes == 0) max_bytes = CX_DEFAULT_MAX_CARD_BYTES;
   if ((uint64_t)st.st_size > max_bytes) {
     cx_diags_add(diags, CX_DIAG_ERROR, path, 0, 0,
@@ -249,7 +277,7 @@ void cx__locate_in_file(const char *path, const char *key, const char *needle,
   char *data;
   size_t len;
   *line = *col = 0;
-  if (cx__read_file(path, SIZE_MAX / 4, &data, &len, NULL) != 0) return;
+  if (cx__read_file(path, SIZE_MAX / 4, &data, &len, NULL, NULL) != 0) return;
   cx__locate(data, len, key, needle, line, col);
   free(data);
 }

@@ -627,8 +627,10 @@ static void test_synonyms(void) {
   free(corpus), free(out), free(syn), free(card);
 }
 
-/* Walking: README.md and hidden entries skipped, symlink loops ended, a file
- * named explicitly read whatever its extension, stale temp files removed. */
+/* Walking: README.md and hidden entries skipped, symlink loops ended, a hard
+ * link to a card listed once (a full build's walk knows it by readdir's inode
+ * number, without a stat), a file named explicitly read whatever its
+ * extension, stale temp files removed. */
 static void test_walk_and_temps(void) {
   char *corpus = path_of("walk"), *out = path_of("walk.db");
   char *sub = path_of("walk/sub"), *loop = path_of("walk/sub/loop"),
@@ -640,6 +642,8 @@ static void test_walk_and_temps(void) {
   write_file(readme, "# not a card\n");
   write_file(hidden, "not a card either\n");
   CHECK(symlink("..", loop) == 0);
+  char *hard = path_of("walk/sub/QA2.md");
+  CHECK(link(pa, hard) == 0);
   write_file(txt, card_b);
 
   /* A temp file of a build whose process is gone, and one of a live process.
@@ -675,6 +679,7 @@ static void test_walk_and_temps(void) {
   sqlite3_close(db);
   cx_diags_destroy(&d);
   free(corpus), free(out), free(sub), free(loop), free(readme), free(hidden), free(txt), free(pa);
+  free(hard);
 }
 
 /* A damaged old index is not needed: the build falls back to a full one. */
