@@ -119,6 +119,7 @@ typedef struct fts_thread {
   int failed;               /* err says why */
   cx_err err;
   int64_t cpu_us, idle_us, wait_us; /* the thread's CPU and idle time; the writer's wait */
+  size_t left;              /* text bytes still to insert when the last batch came */
 } fts_thread;
 
 struct cx__store {
@@ -586,7 +587,10 @@ static int fts_hand_over(cx__store *st, int last, cx_err *err) {
       ft->queued += b->bytes;
       b = NULL;
     }
-    if (last) ft->done = 1;
+    if (last) {
+      ft->done = 1;
+      ft->left = ft->queued;
+    }
     pthread_cond_signal(&ft->work);
   }
   pthread_mutex_unlock(&ft->mu);
@@ -622,10 +626,8 @@ static void fts_join(fts_thread *ft, int cancel) {
  * post-build's phrase queries, is the copy. */
 static int fts_copy(cx__store *st, cx_err *err) {
   fts_thread *ft = &st->fts;
-  /* ATTACH and DETACH cannot run inside a transaction: the rows so far are
-   * committed (no sync: the temp file is private until the rename). */
-  if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-    return db_error(st, err, "commit");
+  /* Outside a transaction (cx__store_commit has committed the rows so far):
+   * ATTACH and DETACH cannot run inside one. */
   char *uri = path_uri(ft->path, "mode=ro");
   sqlite3_stmt *a = NULL;
   int rc = sqlite3_prepare_v2(st->db, "ATTACH DATABASE ? AS fts_scratch", -1, &a, NULL);
@@ -1006,6 +1008,13 @@ static void store_free(cx__store *st) {
 int cx__store_commit(cx__store *st, cx_err *err) {
   cx__phase("links+meta");
   int rc = fts_hand_over(st, 1, err);
+  /* While the FTS thread inserts what is left: the writer's rows are
+   * committed (ATTACH, for the copy, cannot run inside a transaction; no
+   * sync: the temp file is private until the rename). */
+  finalize_all(st);
+  if (rc == 0 && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    rc = db_error(st, err, "commit");
+  cx__phase("commit rows");
   if (rc == 0 && st->fts.running) {
     fts_join(&st->fts, 0);
     if (st->fts.failed) rc = fts_failure(&st->fts, err);
@@ -1016,10 +1025,10 @@ int cx__store_commit(cx__store *st, cx_err *err) {
   }
   cx__phase("fts wait");
   if (timings_wanted())
-    fprintf(stderr, "cardex-index: timing: fts thread %7.3f s cpu, %7.3f s idle; the writer "
-            "waited %.3f s for room\n", (double)st->fts.cpu_us / 1e6,
-            (double)st->fts.idle_us / 1e6, (double)st->fts.wait_us / 1e6);
-  finalize_all(st);
+    fprintf(stderr, "cardex-index: timing: fts thread %7.3f s cpu, %7.3f s idle, %.1f MiB left "
+            "at the end; the writer waited %.3f s for room\n", (double)st->fts.cpu_us / 1e6,
+            (double)st->fts.idle_us / 1e6, (double)st->fts.left / (1 << 20),
+            (double)st->fts.wait_us / 1e6);
   if ((rc = fts_copy(st, err)) != 0) {
     cx__store_abort(st);
     return rc;
