@@ -95,17 +95,18 @@ int64_t cx__now_us(void);
   "  PRIMARY KEY(card, ord)) WITHOUT ROWID;"                                  \
   CX__FTS_SQL                                                                 \
   "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"
-/* The FTS5 table, apart: the builder fills it on a connection of its own, in
- * a scratch database made with CX__FTS_SQL then CX__FTS_HASHSIZE_SQL, whose
- * shadow tables it copies into the index at the end (store.c). The hashsize
- * setting is stored in fts_config, so it arrives with the copy. */
-#define CX__FTS_SQL                                                           \
-  "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"      \
-  "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');"
+/* The FTS5 table, apart: the builder fills its index on a connection of its
+ * own, in a scratch database with a contentless copy of the table
+ * (CX__FTS_ARGS plus content='', then CX__FTS_HASHSIZE_SQL), while the writer
+ * inserts the texts into fts_content itself; at the end it copies the
+ * scratch database's other shadow tables into the index (store.c). The
+ * hashsize setting is stored in fts_config, so it arrives with the copy. */
+#define CX__FTS_ARGS                                                          \
+  "question, tags, answer, sources,"                                          \
+  "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3'"
+#define CX__FTS_SQL "CREATE VIRTUAL TABLE fts USING fts5(" CX__FTS_ARGS ");"
 #define CX__FTS_HASHSIZE_SQL                                                  \
   "INSERT INTO fts(fts, rank) VALUES('hashsize', " CX__FTS_HASHSIZE ");"
-/* FTS5's shadow tables of `fts`: all that its index and texts are. */
-#define CX__FTS_SHADOW_TABLES {"fts_data", "fts_idx", "fts_content", "fts_docsize", "fts_config"}
 
 /* cx_card_parse for a caller that has already hashed data (cx_hash_hex):
  * card->hash is copied from hash (17 bytes) instead of hashing the bytes

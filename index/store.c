@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 enum {
-  /* inserting a parsed card (its FTS row goes to the FTS thread) */
-  S_FILE, S_CARD,
+  /* inserting a parsed card (FTS5 indexes its texts on the FTS thread) */
+  S_FILE, S_CARD, S_FTS_CONTENT,
   S_WARNING, S_META, S_SYNONYM, S_HIT,
   /* copying an unchanged card from the old index: ?1 new rowid, ?2 old rowid */
   C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_HIT, C_FTS,
@@ -33,6 +33,11 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_FILE] = "INSERT INTO files(path, hash, size, mtime_ns, card) VALUES(?,?,?,?,?)",
   [S_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
              " graph_required, notes, json) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+  /* The FTS texts, as FTS5 stores them for a content table (fts_content:
+   * id, then c0…c3, one per column), written here rather than by the FTS
+   * thread: they are then written once, not to the scratch database and
+   * copied again; the scratch table is contentless (store.c's FTS thread). */
+  [S_FTS_CONTENT] = "INSERT INTO fts_content(id, c0, c1, c2, c3) VALUES(?,?,?,?,?)",
   [S_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) VALUES(?,?,?,?,?)",
   [S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",
   [S_SYNONYM] = "INSERT INTO synonyms(grp, term) VALUES(?,?)",
@@ -74,8 +79,10 @@ static const char *const stmt_sql[S_COUNT] = {
 /* The FTS thread. FTS5's inserts (its tokenizer, its pending-terms hash,
  * writing and merging segments) were ~40% of the writer's CPU: they run on a
  * thread of their own, with a connection of their own to a scratch database
- * "<temp file>-fts" that has only the fts table, and at commit the writer
- * copies FTS5's shadow tables into the temp file as they are (fts_copy).
+ * "<temp file>-fts" that has only the fts table, contentless, and at commit
+ * the writer copies FTS5's shadow tables into the temp file as they are
+ * (fts_copy). The texts themselves (fts_content) the writer inserts as it
+ * goes, as FTS5 would have (S_FTS_CONTENT).
  *
  * The writer hands the rows over in batches of about FTS_BATCH_BYTES of
  * text, in rowid order, and waits only while FTS_QUEUE_BYTES are still to
@@ -465,7 +472,8 @@ static int fts_open(fts_thread *ft) {
     return cx_err_set(&ft->err, CX_EIO, NULL, "%s: cannot create the full-text index: %s (is "
                       "the directory writable?)", ft->path,
                       ft->db ? sqlite3_errmsg(ft->db) : sqlite3_errstr(rc));
-  if (sqlite3_exec(ft->db, CX__BUILD_PRAGMAS "PRAGMA page_size=" CX__PAGE_SIZE ";" CX__FTS_SQL
+  if (sqlite3_exec(ft->db, CX__BUILD_PRAGMAS "PRAGMA page_size=" CX__PAGE_SIZE ";"
+                   "CREATE VIRTUAL TABLE fts USING fts5(" CX__FTS_ARGS ", content='');"
                    CX__FTS_HASHSIZE_SQL "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
     return conn_error(ft->db, ft->path, &ft->err, "creating the full-text index");
   if (sqlite3_prepare_v3(ft->db, "INSERT INTO fts(rowid, question, tags, answer, sources)"
@@ -617,13 +625,15 @@ static void fts_join(fts_thread *ft, int cancel) {
   ft->tail = NULL;
 }
 
-/* Copies FTS5's shadow tables from the scratch database into the temp file,
- * then removes the scratch database. INSERT INTO t SELECT * FROM u, with t
- * empty and of u's shape, is SQLite's transfer optimization: each record is
- * copied as it is, not decoded and encoded again (EXPLAIN shows RowData and
- * Insert, no Column). The main connection has not opened fts before (FTS5
- * caches an index's structure per connection), so what it reads after, the
- * post-build's phrase queries, is the copy. */
+/* Copies FTS5's shadow tables but fts_content (the writer's) from the
+ * scratch database into the temp file, then removes the scratch database.
+ * A contentless table's index, sizes and settings are those of a table with
+ * content: only the CREATE arguments differ. INSERT INTO t SELECT * FROM u,
+ * with t empty and of u's shape, is SQLite's transfer optimization: each
+ * record is copied as it is, not decoded and encoded again (EXPLAIN shows
+ * RowData and Insert, no Column). The main connection has not opened fts
+ * before (FTS5 caches an index's structure per connection), so what it
+ * reads after, the post-build's phrase queries, is the copy. */
 static int fts_copy(cx__store *st, cx_err *err) {
   fts_thread *ft = &st->fts;
   /* Outside a transaction (cx__store_commit has committed the rows so far):
@@ -640,7 +650,7 @@ static int fts_copy(cx__store *st, cx_err *err) {
   if (rc != SQLITE_DONE)
     return cx_err_set(err, CX_EIO, NULL, "%s: cannot read the full-text index: %s", ft->path,
                       sqlite3_errmsg(st->db));
-  static const char *const shadow[] = CX__FTS_SHADOW_TABLES;
+  static const char *const shadow[] = {"fts_data", "fts_idx", "fts_docsize", "fts_config"};
   cx__buf sql;
   cx__buf_init(&sql);
   cx__buf_puts(&sql, "BEGIN;");
@@ -712,6 +722,14 @@ static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
   }
   cx__postings_acc_add(st->acc, row, &it->terms);
   st->ncards = row;
+  sqlite3_stmt *s = st->stmt[S_FTS_CONTENT];
+  sqlite3_bind_int64(s, 1, row);
+  for (int c = 0; c < 4; c++) sqlite3_bind_text(s, 2 + c, col[c], (int)len[c], SQLITE_STATIC);
+  int rc = run(st, S_FTS_CONTENT, err);
+  if (rc) {
+    for (int c = 0; c < 4; c++) free(col[c]);
+    return rc;
+  }
   return batch_add(st, row, col, len, err);
 }
 
