@@ -50,8 +50,9 @@ int64_t cx__now_us(void);
 #define CX__PAGE_SIZE "16384"
 /* FTS5 keeps this many bytes of pending terms in memory before it writes a
  * segment (default 1 MiB): 8 MiB makes an eighth of the level-0 segments,
- * and of the merging they cause, during a build (the builder's FTS batches,
- * FTS_BATCH_BYTES in store.c, are as large). Only a build writes. */
+ * and of the merging they cause, during a build (the builder's FTS
+ * connection inserts nothing else, so only this size decides where a segment
+ * ends). Only a build writes. */
 #define CX__FTS_HASHSIZE "8388608"
 #define CX__SCHEMA_SQL                                                        \
   "PRAGMA page_size=" CX__PAGE_SIZE ";"                                       \
@@ -92,9 +93,19 @@ int64_t cx__now_us(void);
   "CREATE TABLE card_warnings(card INTEGER NOT NULL, ord INTEGER NOT NULL,"   \
   "  line INTEGER NOT NULL, col INTEGER NOT NULL, message TEXT NOT NULL,"     \
   "  PRIMARY KEY(card, ord)) WITHOUT ROWID;"                                  \
-  "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"      \
-  "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');"         \
-  "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"          \
+  CX__FTS_SQL                                                                 \
+  "CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');"
+/* The FTS5 table, apart: the builder fills its index on a connection of its
+ * own, in a scratch database with a contentless copy of the table
+ * (CX__FTS_ARGS plus content='', then CX__FTS_HASHSIZE_SQL), while the writer
+ * inserts the texts into fts_content itself; at the end it copies the
+ * scratch database's other shadow tables into the index (store.c). The
+ * hashsize setting is stored in fts_config, so it arrives with the copy. */
+#define CX__FTS_ARGS                                                          \
+  "question, tags, answer, sources,"                                          \
+  "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3'"
+#define CX__FTS_SQL "CREATE VIRTUAL TABLE fts USING fts5(" CX__FTS_ARGS ");"
+#define CX__FTS_HASHSIZE_SQL                                                  \
   "INSERT INTO fts(fts, rank) VALUES('hashsize', " CX__FTS_HASHSIZE ");"
 
 /* cx_card_parse for a caller that has already hashed data (cx_hash_hex):

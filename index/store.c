@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -13,8 +14,8 @@
 #include <unistd.h>
 
 enum {
-  /* inserting a parsed card */
-  S_FILE, S_CARD, S_FTS,
+  /* inserting a parsed card (FTS5 indexes its texts on the FTS thread) */
+  S_FILE, S_CARD, S_FTS_CONTENT,
   S_WARNING, S_META, S_SYNONYM, S_HIT,
   /* copying an unchanged card from the old index: ?1 new rowid, ?2 old rowid */
   C_ID, C_CARD, C_PACK, C_TAG, C_CLAUSE, C_SOURCE, C_ACTION, C_LINK, C_SECTION, C_HIT, C_FTS,
@@ -32,7 +33,11 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_FILE] = "INSERT INTO files(path, hash, size, mtime_ns, card) VALUES(?,?,?,?,?)",
   [S_CARD] = "INSERT INTO cards(rowid, id, number, path, hash, query, title, output_mode,"
              " graph_required, notes, json) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-  [S_FTS] = "INSERT INTO fts(rowid, question, tags, answer, sources) VALUES(?,?,?,?,?)",
+  /* The FTS texts, as FTS5 stores them for a content table (fts_content:
+   * id, then c0…c3, one per column), written here rather than by the FTS
+   * thread: they are then written once, not to the scratch database and
+   * copied again; the scratch table is contentless (store.c's FTS thread). */
+  [S_FTS_CONTENT] = "INSERT INTO fts_content(id, c0, c1, c2, c3) VALUES(?,?,?,?,?)",
   [S_WARNING] = "INSERT INTO card_warnings(card, ord, line, col, message) VALUES(?,?,?,?,?)",
   [S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",
   [S_SYNONYM] = "INSERT INTO synonyms(grp, term) VALUES(?,?)",
@@ -62,9 +67,8 @@ static const char *const stmt_sql[S_COUNT] = {
    * cx__engine_post_build). */
   [C_HIT] = "INSERT OR FAIL INTO cx_hits(rowid, hit, plain, others) SELECT ?1, hit, plain, others"
             " FROM old.cx_hits WHERE rowid = ?2",
-  /* Read, then inserted by S_FTS: an INSERT … SELECT into FTS5 opens a
-   * savepoint, and FTS5 flushes its pending terms to a new segment at every
-   * savepoint — slow, and the index would differ from a full build's. */
+  /* Read, then handed to the FTS thread like a parsed card's texts: the
+   * index is then the same as a full build's. */
   [C_FTS] = "SELECT question, tags, answer, sources FROM old.fts WHERE rowid = ?1",
   [C_WARNING] = "INSERT OR FAIL INTO card_warnings(card, ord, line, col, message) SELECT ?1, ord,"
                 " line, col, message FROM old.card_warnings WHERE card = ?2 ORDER BY ord",
@@ -72,15 +76,23 @@ static const char *const stmt_sql[S_COUNT] = {
                     " ORDER BY ord",
 };
 
-/* FTS rows wait here and are inserted in batches. FTS5 keeps pending terms
- * in memory and writes a segment when the memory is full — or at every
- * savepoint, which any multi-row statement under ABORT opens (ours say OR
- * FAIL, above, but a savepoint from elsewhere would still cost only one
- * segment a batch). Inserted one by one between such statements, each card
- * would get its own tiny segment (three times the leaf pages, then merges);
- * in batches, the pending terms of a whole batch make one segment, as in a
- * bulk load. */
-#define FTS_BATCH_BYTES (8u << 20) /* = CX__FTS_HASHSIZE */
+/* The FTS thread. FTS5's inserts (its tokenizer, its pending-terms hash,
+ * writing and merging segments) were ~40% of the writer's CPU: they run on a
+ * thread of their own, with a connection of their own to a scratch database
+ * "<temp file>-fts" that has only the fts table, contentless, and at commit
+ * the writer copies FTS5's shadow tables into the temp file as they are
+ * (fts_copy). The texts themselves (fts_content) the writer inserts as it
+ * goes, as FTS5 would have (S_FTS_CONTENT).
+ *
+ * The writer hands the rows over in batches of about FTS_BATCH_BYTES of
+ * text, in rowid order, and waits only while FTS_QUEUE_BYTES are still to
+ * be inserted (as much text as one batch of the single-threaded writer held).
+ * The batches can be small: that connection inserts nothing else and never
+ * opens a savepoint, so FTS5 writes a segment only when its pending terms
+ * reach CX__FTS_HASHSIZE, whatever the batch size; and the writer's wait at
+ * commit is one small batch, not the last 8 MiB. */
+#define FTS_BATCH_BYTES (1u << 20)
+#define FTS_QUEUE_BYTES (8u << 20)
 
 /* A card's lists, each inserted by a multi-row INSERT of up to
  * ROWS_PER_STMT rows (insert_list). */
@@ -93,14 +105,38 @@ typedef struct fts_row {
   size_t len[4]; /* known: sqlite3_bind_text need not strlen multi-KB texts again */
 } fts_row;
 
+typedef struct fts_batch {
+  struct fts_batch *next;
+  fts_row *rows;
+  size_t n, cap, bytes;
+} fts_batch;
+
+typedef struct fts_thread {
+  char *path;               /* the scratch database */
+  sqlite3 *db;              /* the FTS thread's own (fts_open) */
+  sqlite3_stmt *ins;
+  pthread_t thread;
+  int running;              /* started, not joined */
+  int inline_;              /* no thread could be started: the writer inserts */
+  pthread_mutex_t mu;
+  pthread_cond_t work, room; /* to the thread: a batch, the end; to the writer: room, failure */
+  fts_batch *head, *tail;   /* handed over, not yet inserted */
+  size_t queued;            /* their text bytes, and the batch being inserted */
+  int done, cancel;         /* every batch handed over: commit; the build failed: stop */
+  int failed;               /* err says why */
+  cx_err err;
+  int64_t cpu_us, idle_us, wait_us; /* the thread's CPU and idle time; the writer's wait */
+  size_t left;              /* text bytes still to insert when the last batch came */
+} fts_thread;
+
 struct cx__store {
   sqlite3 *db;
   char *out_path, *tmp_path;
   int attached;
   int64_t ncards;
   sqlite3_stmt *stmt[S_COUNT];
-  fts_row *batch;
-  size_t nbatch, capbatch, batch_bytes;
+  fts_batch *fill;          /* the batch the writer is filling */
+  fts_thread fts;
   sqlite3_stmt *lists[L_COUNT][ROWS_PER_STMT + 1]; /* by row count, prepared on first use */
   cx__postings_acc *acc;  /* every card's term counts, for cx_postings and cx_words */
   cx__term_counter *tc;   /* for a copied card the parser thread could not count */
@@ -113,24 +149,29 @@ void cx__utc_now(char out[32]) {
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int db_error(cx__store *st, cx_err *err, const char *doing) {
+/* The error of connection db, to the file at path. */
+static int conn_error(sqlite3 *db, const char *path, cx_err *err, const char *doing) {
   /* A full disk or a file size limit is the user's to fix, not a database
    * problem: CX_EIO, which also keeps cx_index_build from retrying in full
    * (more space, same end). SQLite says only "disk I/O error" for the limit
    * (EFBIG) and for a quota (EDQUOT): the system's reason is added. */
-  int code = sqlite3_errcode(st->db), sys = sqlite3_system_errno(st->db);
+  int code = sqlite3_errcode(db), sys = sqlite3_system_errno(db);
   /* After a failed COMMIT's rollback errno is gone; the file keeps its own. */
   if (code == SQLITE_IOERR && sys == 0)
-    sqlite3_file_control(st->db, "main", SQLITE_FCNTL_LAST_ERRNO, &sys);
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &sys);
   int ioerr = code == SQLITE_IOERR && sys != 0;
   const char *hint = code == SQLITE_FULL || (ioerr && (sys == ENOSPC || sys == EDQUOT))
                          ? "; free some disk space and build again"
                      : ioerr && sys == EFBIG
                          ? "; the file size limit was reached (ulimit -f, or the file system's)"
                          : NULL;
-  return cx_err_set(err, hint ? CX_EIO : CX_ESQLITE, NULL, "%s: %s: %s%s%s%s%s", st->tmp_path,
-                    doing, sqlite3_errmsg(st->db), ioerr ? " (" : "", ioerr ? strerror(sys) : "",
+  return cx_err_set(err, hint ? CX_EIO : CX_ESQLITE, NULL, "%s: %s: %s%s%s%s%s", path, doing,
+                    sqlite3_errmsg(db), ioerr ? " (" : "", ioerr ? strerror(sys) : "",
                     ioerr ? ")" : "", hint ? hint : "");
+}
+
+static int db_error(cx__store *st, cx_err *err, const char *doing) {
+  return conn_error(st->db, st->tmp_path, err, doing);
 }
 
 /* "file:" URI of a path, so that ATTACH can open it read-only. */
@@ -161,8 +202,8 @@ static void split_path(const char *path, char **dir, const char **base) {
   }
 }
 
-/* Removes "<base>.tmp-<pid>[.<seq>][-journal]" files whose build process no longer
- * exists: a build killed with -9 leaves its temp file behind, and only a later
+/* Removes "<base>.tmp-<pid>[.<seq>][-fts][-journal]" files (temp files, FTS scratch
+ * databases, their journals) whose build process no longer exists: a build killed with -9 leaves its temp file behind, and only a later
  * build can notice. A live pid's file is left alone, even if that pid was
  * reused by an unrelated process: cleaning it later is harmless. */
 static void remove_stale_temps(const char *out_path) {
@@ -190,6 +231,7 @@ static void remove_stale_temps(const char *out_path) {
       if (q == end + 1) continue;
       end = (char *)q;
     }
+    if (strncmp(end, "-fts", 4) == 0) end += 4;
     if (*end != '\0' && strcmp(end, "-journal") != 0) continue;
     if ((pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
     cx__buf full;
@@ -214,6 +256,12 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
   static atomic_uint seq;
   cx__buf_printf(&tmp, "%s.tmp-%ld.%u", out_path, (long)getpid(), atomic_fetch_add(&seq, 1));
   st->tmp_path = cx__buf_detach(&tmp);
+  cx__buf_init(&tmp);
+  cx__buf_printf(&tmp, "%s-fts", st->tmp_path);
+  st->fts.path = cx__buf_detach(&tmp);
+  pthread_mutex_init(&st->fts.mu, NULL);
+  pthread_cond_init(&st->fts.work, NULL);
+  pthread_cond_init(&st->fts.room, NULL);
   st->acc = cx__postings_acc_new();
 
   char *uri = path_uri(st->tmp_path, NULL);
@@ -397,40 +445,247 @@ static int run(cx__store *st, int which, cx_err *err) {
   return 0;
 }
 
-static void batch_clear(cx__store *st) {
-  for (size_t i = 0; i < st->nbatch; i++)
-    for (int c = 0; c < 4; c++) free(st->batch[i].col[c]);
-  st->nbatch = st->batch_bytes = 0;
+static void batch_free(fts_batch *b) {
+  if (b == NULL) return;
+  for (size_t i = 0; i < b->n; i++)
+    for (int c = 0; c < 4; c++) free(b->rows[i].col[c]);
+  free(b->rows);
+  free(b);
 }
 
-static int batch_flush(cx__store *st, cx_err *err) {
-  sqlite3_stmt *s = st->stmt[S_FTS];
-  int rc = 0;
-  for (size_t i = 0; i < st->nbatch && rc == 0; i++) {
-    sqlite3_bind_int64(s, 1, st->batch[i].rowid);
+static int64_t thread_cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Opens the FTS connection and creates the scratch database in it: the temp
+ * file's pragmas and page size, the fts table with its hashsize, and one
+ * transaction for every row. The one place that connection is made: what
+ * it needs of its own (a tokenizer) is set up here. */
+static int fts_open(fts_thread *ft) {
+  char *uri = path_uri(ft->path, NULL);
+  int rc = sqlite3_open_v2(uri, &ft->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                             SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+  free(uri);
+  if (rc != SQLITE_OK)
+    return cx_err_set(&ft->err, CX_EIO, NULL, "%s: cannot create the full-text index: %s (is "
+                      "the directory writable?)", ft->path,
+                      ft->db ? sqlite3_errmsg(ft->db) : sqlite3_errstr(rc));
+  if (sqlite3_exec(ft->db, CX__BUILD_PRAGMAS "PRAGMA page_size=" CX__PAGE_SIZE ";"
+                   "CREATE VIRTUAL TABLE fts USING fts5(" CX__FTS_ARGS ", content='');"
+                   CX__FTS_HASHSIZE_SQL "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return conn_error(ft->db, ft->path, &ft->err, "creating the full-text index");
+  if (sqlite3_prepare_v3(ft->db, "INSERT INTO fts(rowid, question, tags, answer, sources)"
+                         " VALUES(?,?,?,?,?)", -1, SQLITE_PREPARE_PERSISTENT, &ft->ins,
+                         NULL) != SQLITE_OK)
+    return conn_error(ft->db, ft->path, &ft->err, "prepare");
+  return 0;
+}
+
+static int fts_insert(fts_thread *ft, const fts_batch *b) {
+  sqlite3_stmt *s = ft->ins;
+  for (size_t i = 0; i < b->n; i++) {
+    const fts_row *r = &b->rows[i];
+    sqlite3_bind_int64(s, 1, r->rowid);
     for (int c = 0; c < 4; c++)
-      sqlite3_bind_text(s, 2 + c, st->batch[i].col[c], (int)st->batch[i].len[c], SQLITE_STATIC);
-    rc = run(st, S_FTS, err);
+      sqlite3_bind_text(s, 2 + c, r->col[c], (int)r->len[c], SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) {
+      rc = conn_error(ft->db, ft->path, &ft->err, "inserting the full-text rows");
+      sqlite3_reset(s);
+      return rc;
+    }
+    sqlite3_reset(s);
   }
-  batch_clear(st);
+  return 0;
+}
+
+/* Commits the scratch database (no sync: it is copied, then removed) when
+ * commit is set, and closes it. */
+static int fts_close(fts_thread *ft, int commit) {
+  int rc = 0;
+  sqlite3_finalize(ft->ins);
+  ft->ins = NULL;
+  if (commit && sqlite3_exec(ft->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    rc = conn_error(ft->db, ft->path, &ft->err, "commit");
+  sqlite3_close(ft->db);
+  ft->db = NULL;
   return rc;
+}
+
+static void *fts_main(void *arg) {
+  fts_thread *ft = arg;
+  int64_t cpu0 = thread_cpu_us();
+  int rc = fts_open(ft);
+  pthread_mutex_lock(&ft->mu);
+  if (rc) ft->failed = 1;
+  for (;;) {
+    int64_t t0 = cx__now_us();
+    while (ft->head == NULL && !ft->done && !ft->cancel) pthread_cond_wait(&ft->work, &ft->mu);
+    ft->idle_us += cx__now_us() - t0;
+    if (ft->cancel || ft->head == NULL) break;
+    fts_batch *b = ft->head;
+    ft->head = b->next;
+    if (ft->head == NULL) ft->tail = NULL;
+    int failed = ft->failed;
+    pthread_mutex_unlock(&ft->mu);
+    /* After a failure the batches are only freed, until the writer notices. */
+    if (!failed) rc = fts_insert(ft, b);
+    size_t bytes = b->bytes;
+    batch_free(b);
+    pthread_mutex_lock(&ft->mu);
+    if (rc) ft->failed = 1;
+    ft->queued -= bytes;
+    pthread_cond_signal(&ft->room);
+  }
+  int commit = !ft->failed && !ft->cancel;
+  pthread_mutex_unlock(&ft->mu);
+  if (ft->db) rc = fts_close(ft, commit);
+  pthread_mutex_lock(&ft->mu);
+  if (rc) ft->failed = 1;
+  ft->cpu_us = thread_cpu_us() - cpu0;
+  pthread_mutex_unlock(&ft->mu);
+  return NULL;
+}
+
+/* Copies the FTS thread's error into err and returns its code. */
+static int fts_failure(fts_thread *ft, cx_err *err) {
+  if (err) *err = ft->err;
+  return ft->err.code ? ft->err.code : CX_ESQLITE;
+}
+
+/* Hands the batch being filled over to the FTS thread (started on first
+ * use), waiting while the thread is FTS_QUEUE_BYTES behind; last: it is the
+ * last one, the thread commits after it. Without a thread the writer inserts
+ * the batch itself. Returns 0 or the FTS thread's error. */
+static int fts_hand_over(cx__store *st, int last, cx_err *err) {
+  fts_thread *ft = &st->fts;
+  fts_batch *b = st->fill;
+  st->fill = NULL;
+  if (!ft->running && !ft->inline_) {
+    if (pthread_create(&ft->thread, NULL, fts_main, ft) == 0) {
+      ft->running = 1;
+    } else {
+      ft->inline_ = 1;
+      if (fts_open(ft) != 0) ft->failed = 1;
+    }
+  }
+  if (ft->inline_) {
+    int rc = ft->failed ? ft->err.code : b ? fts_insert(ft, b) : 0;
+    batch_free(b);
+    if (rc == 0 && last) rc = fts_close(ft, 1);
+    if (rc) {
+      ft->failed = 1;
+      return fts_failure(ft, err);
+    }
+    return 0;
+  }
+  pthread_mutex_lock(&ft->mu);
+  int64_t t0 = cx__now_us();
+  while (!ft->failed && ft->queued > 0 && ft->queued + (b ? b->bytes : 0) > FTS_QUEUE_BYTES)
+    pthread_cond_wait(&ft->room, &ft->mu);
+  ft->wait_us += cx__now_us() - t0;
+  int failed = ft->failed;
+  if (!failed) {
+    if (b) {
+      if (ft->tail) ft->tail->next = b;
+      else ft->head = b;
+      ft->tail = b;
+      ft->queued += b->bytes;
+      b = NULL;
+    }
+    if (last) {
+      ft->done = 1;
+      ft->left = ft->queued;
+    }
+    pthread_cond_signal(&ft->work);
+  }
+  pthread_mutex_unlock(&ft->mu);
+  batch_free(b);
+  return failed ? fts_failure(ft, err) : 0;
+}
+
+/* Waits for the FTS thread to end: after its last batch and its commit, or,
+ * with cancel, after the batch it is inserting. Frees what it left. */
+static void fts_join(fts_thread *ft, int cancel) {
+  if (!ft->running) return;
+  pthread_mutex_lock(&ft->mu);
+  if (cancel) ft->cancel = 1;
+  else ft->done = 1;
+  pthread_cond_signal(&ft->work);
+  pthread_mutex_unlock(&ft->mu);
+  pthread_join(ft->thread, NULL);
+  ft->running = 0;
+  while (ft->head) {
+    fts_batch *b = ft->head;
+    ft->head = b->next;
+    batch_free(b);
+  }
+  ft->tail = NULL;
+}
+
+/* Copies FTS5's shadow tables but fts_content (the writer's) from the
+ * scratch database into the temp file, then removes the scratch database.
+ * A contentless table's index, sizes and settings are those of a table with
+ * content: only the CREATE arguments differ. INSERT INTO t SELECT * FROM u,
+ * with t empty and of u's shape, is SQLite's transfer optimization: each
+ * record is copied as it is, not decoded and encoded again (EXPLAIN shows
+ * RowData and Insert, no Column). The main connection has not opened fts
+ * before (FTS5 caches an index's structure per connection), so what it
+ * reads after, the post-build's phrase queries, is the copy. */
+static int fts_copy(cx__store *st, cx_err *err) {
+  fts_thread *ft = &st->fts;
+  /* Outside a transaction (cx__store_commit has committed the rows so far):
+   * ATTACH and DETACH cannot run inside one. */
+  char *uri = path_uri(ft->path, "mode=ro");
+  sqlite3_stmt *a = NULL;
+  int rc = sqlite3_prepare_v2(st->db, "ATTACH DATABASE ? AS fts_scratch", -1, &a, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(a, 1, uri, -1, SQLITE_STATIC);
+    rc = sqlite3_step(a);
+  }
+  sqlite3_finalize(a);
+  free(uri);
+  if (rc != SQLITE_DONE)
+    return cx_err_set(err, CX_EIO, NULL, "%s: cannot read the full-text index: %s", ft->path,
+                      sqlite3_errmsg(st->db));
+  static const char *const shadow[] = {"fts_data", "fts_idx", "fts_docsize", "fts_config"};
+  cx__buf sql;
+  cx__buf_init(&sql);
+  cx__buf_puts(&sql, "BEGIN;");
+  for (size_t i = 0; i < sizeof shadow / sizeof *shadow; i++)
+    cx__buf_printf(&sql, "DELETE FROM main.%s; INSERT INTO main.%s SELECT * FROM fts_scratch.%s;",
+                   shadow[i], shadow[i], shadow[i]);
+  cx__buf_puts(&sql, "COMMIT;");
+  rc = sqlite3_exec(st->db, sql.p, NULL, NULL, NULL) == SQLITE_OK ? 0
+           : db_error(st, err, "copying the full-text index");
+  cx__buf_destroy(&sql);
+  if (rc) return rc;
+  sqlite3_exec(st->db, "DETACH DATABASE fts_scratch", NULL, NULL, NULL);
+  unlink(ft->path);
+  if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return db_error(st, err, "begin");
+  return 0;
 }
 
 /* Takes the four column texts (malloc'd), of lengths len. */
 static int batch_add(cx__store *st, int64_t rowid, char *col[4], const size_t len[4],
                      cx_err *err) {
-  if (st->nbatch == st->capbatch) {
-    st->capbatch = st->capbatch ? st->capbatch * 2 : 256;
-    st->batch = cx_xrealloc(st->batch, st->capbatch * sizeof *st->batch);
+  fts_batch *b = st->fill;
+  if (b == NULL) b = st->fill = cx_xcalloc(1, sizeof *b);
+  if (b->n == b->cap) {
+    b->cap = b->cap ? b->cap * 2 : 256;
+    b->rows = cx_xrealloc(b->rows, b->cap * sizeof *b->rows);
   }
-  fts_row *r = &st->batch[st->nbatch++];
+  fts_row *r = &b->rows[b->n++];
   r->rowid = rowid;
   for (int c = 0; c < 4; c++) {
     r->col[c] = col[c];
     r->len[c] = len[c];
-    st->batch_bytes += len[c];
+    b->bytes += len[c];
   }
-  return st->batch_bytes >= FTS_BATCH_BYTES ? batch_flush(st, err) : 0;
+  return b->bytes >= FTS_BATCH_BYTES ? fts_hand_over(st, 0, err) : 0;
 }
 
 static int insert_file(cx__store *st, const cx__item *it, int64_t card, cx_err *err) {
@@ -467,6 +722,14 @@ static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
   }
   cx__postings_acc_add(st->acc, row, &it->terms);
   st->ncards = row;
+  sqlite3_stmt *s = st->stmt[S_FTS_CONTENT];
+  sqlite3_bind_int64(s, 1, row);
+  for (int c = 0; c < 4; c++) sqlite3_bind_text(s, 2 + c, col[c], (int)len[c], SQLITE_STATIC);
+  int rc = run(st, S_FTS_CONTENT, err);
+  if (rc) {
+    for (int c = 0; c < 4; c++) free(col[c]);
+    return rc;
+  }
   return batch_add(st, row, col, len, err);
 }
 
@@ -741,15 +1004,54 @@ static void finalize_all(cx__store *st) {
     }
 }
 
+static int timings_wanted(void) {
+  const char *v = getenv("CARDEX_BUILD_TIMINGS");
+  return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Frees the store; the files are the caller's business. */
+static void store_free(cx__store *st) {
+  batch_free(st->fill);
+  cx__postings_acc_free(st->acc);
+  cx__term_counter_free(st->tc);
+  pthread_mutex_destroy(&st->fts.mu);
+  pthread_cond_destroy(&st->fts.work);
+  pthread_cond_destroy(&st->fts.room);
+  free(st->fts.path);
+  free(st->out_path);
+  free(st->tmp_path);
+  free(st);
+}
+
 int cx__store_commit(cx__store *st, cx_err *err) {
   cx__phase("links+meta");
-  int rc = batch_flush(st, err);
+  int rc = fts_hand_over(st, 1, err);
+  /* While the FTS thread inserts what is left: the writer's rows are
+   * committed (ATTACH, for the copy, cannot run inside a transaction; no
+   * sync: the temp file is private until the rename). */
+  finalize_all(st);
+  if (rc == 0 && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    rc = db_error(st, err, "commit");
+  cx__phase("commit rows");
+  if (rc == 0 && st->fts.running) {
+    fts_join(&st->fts, 0);
+    if (st->fts.failed) rc = fts_failure(&st->fts, err);
+  }
   if (rc) {
     cx__store_abort(st);
     return rc;
   }
-  cx__phase("fts flush");
-  finalize_all(st);
+  cx__phase("fts wait");
+  if (timings_wanted())
+    fprintf(stderr, "cardex-index: timing: fts thread %7.3f s cpu, %7.3f s idle, %.1f MiB left "
+            "at the end; the writer waited %.3f s for room\n", (double)st->fts.cpu_us / 1e6,
+            (double)st->fts.idle_us / 1e6, (double)st->fts.left / (1 << 20),
+            (double)st->fts.wait_us / 1e6);
+  if ((rc = fts_copy(st, err)) != 0) {
+    cx__store_abort(st);
+    return rc;
+  }
+  cx__phase("fts copy");
   /* No FTS5 'optimize': the query engine ranks from cx_postings and reads
    * FTS5 only for texts by rowid and for rare phrase and raw queries, whose
    * latency did not change without it (bench/README.md), while merging
@@ -790,25 +1092,17 @@ int cx__store_commit(cx__store *st, cx_err *err) {
     return rc;
   }
   cx__phase("commit+sync");
-  cx__postings_acc_free(st->acc);
-  cx__term_counter_free(st->tc);
-  free(st->batch);
-  free(st->out_path);
-  free(st->tmp_path);
-  free(st);
+  store_free(st);
   return 0;
 }
 
 void cx__store_abort(cx__store *st) {
   if (st == NULL) return;
-  batch_clear(st);
-  free(st->batch);
-  cx__postings_acc_free(st->acc);
-  cx__term_counter_free(st->tc);
+  fts_join(&st->fts, 1);
+  if (st->fts.db) fts_close(&st->fts, 0);
   finalize_all(st);
   if (st->db) sqlite3_close(st->db);
+  unlink(st->fts.path);
   unlink(st->tmp_path);
-  free(st->out_path);
-  free(st->tmp_path);
-  free(st);
+  store_free(st);
 }

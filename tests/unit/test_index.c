@@ -651,11 +651,18 @@ static void test_walk_and_temps(void) {
    * 2^22): an exited child's pid could be reused by the time the build looks
    * (pid_max is often 32768 and a busy machine forks a lot). */
   const long gone = 4194305L;
-  char dead[512], live[512];
+  char dead[512], live[512], dead_fts[512], dead_fts_journal[512], live_fts[512];
   snprintf(dead, sizeof dead, "%s.tmp-%ld.0", out, gone);
   snprintf(live, sizeof live, "%s.tmp-%ld", out, (long)getppid());
+  /* and the FTS thread's scratch databases (store.c) */
+  snprintf(dead_fts, sizeof dead_fts, "%s.tmp-%ld.1-fts", out, gone);
+  snprintf(dead_fts_journal, sizeof dead_fts_journal, "%s.tmp-%ld.1-fts-journal", out, gone);
+  snprintf(live_fts, sizeof live_fts, "%s.tmp-%ld.2-fts", out, (long)getppid());
   write_file(dead, "garbage of a killed build");
   write_file(live, "a build in progress");
+  write_file(dead_fts, "full-text rows of a killed build");
+  write_file(dead_fts_journal, "its journal");
+  write_file(live_fts, "full-text rows of a build in progress");
 
   const char *paths[] = {corpus, txt};
   cx_build_stats st;
@@ -667,7 +674,11 @@ static void test_walk_and_temps(void) {
   CHECK_INT(st.cards, 2);
   CHECK(access(dead, F_OK) != 0);
   CHECK(access(live, F_OK) == 0);
+  CHECK(access(dead_fts, F_OK) != 0);
+  CHECK(access(dead_fts_journal, F_OK) != 0);
+  CHECK(access(live_fts, F_OK) == 0);
   unlink(live);
+  unlink(live_fts);
   sqlite3 *db = open_ro(out);
   char *r = rows(db, "SELECT path FROM files ORDER BY rowid");
   cx__buf want;
@@ -756,6 +767,215 @@ static void test_postings_oracle(void) {
   free(out);
 }
 
+/* ---- the FTS thread (store.c) ---- */
+
+/* Cards of generated prose beside the seeds: more text than one batch the
+ * writer hands to the FTS thread (FTS_BATCH_BYTES, 1 MiB), so that rows go
+ * over in several batches. */
+static void write_generated_cards(const char *dir, int n) {
+  static const char *const words[] = {
+      "access",  "control", "policy",    "supplier", "audit",    "risk",    "register",
+      "breach",  "notify",  "encryption", "backup",  "incident", "review",  "evidence",
+      "privacy", "consent", "retention", "training", "vendor",   "asset",   "clause",
+      "annex",   "logging", "monitoring", "key",     "identity", "session", "network"};
+  size_t nw = sizeof words / sizeof *words;
+  mkdir(dir, 0777);
+  unsigned x = 12345;
+  for (int i = 0; i < n; i++) {
+    cx__buf b;
+    cx__buf_init(&b);
+    cx__buf_printf(&b, "id: QG%04d\nquery: How do we %s the %s %s number %d?\n---\n", i,
+                   words[i % nw], words[(i / 3) % nw], words[(i / 7) % nw], i);
+    for (int para = 0; para < 6; para++) {
+      cx__buf_puts(&b, "\n");
+      for (int w = 0; w < 90; w++) {
+        x = x * 1103515245u + 12345u;
+        cx__buf_printf(&b, "%s%s", w ? " " : "", words[(x >> 16) % nw]);
+      }
+      cx__buf_puts(&b, ".\n");
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/QG%04d.md", dir, i);
+    write_file(path, b.p);
+    cx__buf_destroy(&b);
+  }
+}
+
+/* The rows of a query on the database at path, with setup SQL run first. */
+static char *rows_of(const char *path, const char *setup, const char *sql) {
+  sqlite3 *db = NULL;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  if (setup) CHECK(sqlite3_exec(db, setup, NULL, NULL, NULL) == SQLITE_OK);
+  char *r = rows(db, sql);
+  sqlite3_close(db);
+  return r;
+}
+
+/* The builder inserts the FTS rows on a thread of its own into a scratch
+ * database and copies FTS5's shadow tables into the index. The index must be
+ * the one a single connection makes from the same rows: FTS5's integrity
+ * check passes, the vocabulary (every term's every instance), the document
+ * sizes, the settings (hashsize) and the query results are the same; the
+ * post-build's phrase queries, run on the builder's connection after the
+ * copy, see the copied index; no scratch file is left. */
+static void test_fts_thread(void) {
+  char *corpus = path_of("ftsq"), *gen = path_of("ftsq/generated"), *out = path_of("ftsq.db"),
+       *ref = path_of("ftsq-ref.db");
+  CHECK(copy_cards(CX_SOURCE_DIR "/seeds", corpus) > 0);
+  write_generated_cards(gen, 700);
+  cx_build_stats st;
+  cx_diags d;
+  cx_diags_init(&d);
+  CHECK_INT(build(corpus, out, 1, 0, &st, &d), 0);
+  CHECK(st.cards > 700);
+  CHECK_INT(count_temps(tmpdir), 0);
+  sqlite3 *db = NULL;
+  CHECK(sqlite3_open(out, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "INSERT INTO fts(fts) VALUES('integrity-check')", NULL, NULL, NULL) ==
+        SQLITE_OK);
+  CHECK(scalar(db, "SELECT sum(length(c1) + length(c2) + length(c3) + length(c0))"
+                   " FROM fts_content") > (2 << 20));
+  CHECK_INT(scalar(db, "SELECT v FROM fts_config WHERE k = 'hashsize'"),
+            strtoll(CX__FTS_HASHSIZE, NULL, 10));
+  CHECK_INT(scalar(db, "SELECT count(*) FROM fts"), st.cards);
+  sqlite3_close(db);
+
+  /* The reference: the same rows, inserted in rowid order on one connection. */
+  unlink(ref);
+  CHECK(sqlite3_open(ref, &db) == SQLITE_OK);
+  char *attach = sqlite3_mprintf("ATTACH %Q AS built", out);
+  CHECK(sqlite3_exec(db, "PRAGMA page_size=" CX__PAGE_SIZE ";" CX__FTS_SQL CX__FTS_HASHSIZE_SQL,
+                     NULL, NULL, NULL) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, attach, NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_free(attach);
+  sqlite3_stmt *q, *ins;
+  CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+  CHECK(sqlite3_prepare_v2(db, "SELECT rowid, question, tags, answer, sources FROM built.fts"
+                           " ORDER BY rowid", -1, &q, NULL) == SQLITE_OK);
+  CHECK(sqlite3_prepare_v2(db, "INSERT INTO main.fts(rowid, question, tags, answer, sources)"
+                           " VALUES(?,?,?,?,?)", -1, &ins, NULL) == SQLITE_OK);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    for (int c = 0; c < 5; c++) sqlite3_bind_value(ins, c + 1, sqlite3_column_value(q, c));
+    CHECK_INT(sqlite3_step(ins), SQLITE_DONE);
+    sqlite3_reset(ins);
+  }
+  sqlite3_finalize(q);
+  sqlite3_finalize(ins);
+  CHECK(sqlite3_exec(db, "COMMIT; DETACH built", NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close(db);
+
+  static const char vocab[] = "CREATE VIRTUAL TABLE temp.vi USING fts5vocab(main, fts, instance);";
+  static const char *const same[] = {
+      "SELECT term, doc, col, offset FROM vi ORDER BY term, doc, col, offset",
+      "SELECT id, sz FROM fts_docsize ORDER BY id",
+      "SELECT k, v FROM fts_config ORDER BY k",
+      "SELECT rowid FROM fts WHERE fts MATCH 'access AND control' ORDER BY rowid",
+      "SELECT rowid, round(bm25(fts), 6) FROM fts WHERE fts MATCH 'supplier OR isms'"
+      " ORDER BY bm25(fts), rowid",
+      "SELECT rowid FROM fts WHERE fts MATCH '\"information security\"' ORDER BY rowid",
+      "SELECT rowid FROM fts WHERE fts MATCH 'enc*' ORDER BY rowid",
+      "SELECT rowid, highlight(fts, 2, '[', ']') FROM fts WHERE fts MATCH 'retention'"
+      " ORDER BY rowid LIMIT 20"};
+  for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+    char *a = rows_of(out, vocab, same[i]), *b = rows_of(ref, vocab, same[i]);
+    CHECK(strlen(a) > 0 && strncmp(a, "error", 5) != 0);
+    if (strcmp(a, b) != 0) {
+      fprintf(stderr, "%s: the built index and the reference differ\n", same[i]);
+      first_difference(a, b);
+      failures++;
+    }
+    free(a);
+    free(b);
+  }
+
+  /* The phrase postings (FTS5 phrase queries in the builder's post-build) are
+   * those of the whole index, as a fresh connection computes them. */
+  static const char phrases[] =
+      "SELECT term, df, maxq, data FROM cx_postings WHERE term LIKE '% %' ORDER BY term";
+  char *built = rows_of(out, NULL, phrases);
+  CHECK(strlen(built) > 100);
+  CHECK(sqlite3_open(out, &db) == SQLITE_OK);
+  cx_err err = {0};
+  CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+  CHECK_INT(cx__engine_post_build(db, &err), 0);
+  CHECK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+  char *again = rows(db, phrases);
+  CHECK(strcmp(built, again) == 0);
+  free(built);
+  free(again);
+  sqlite3_close(db);
+  cx_diags_destroy(&d);
+  free(corpus), free(gen), free(out), free(ref);
+}
+
+/* A test VFS over the default one: writes to a file whose name ends in
+ * "-fts" (the FTS thread's scratch database) past its first 64 KiB fail as
+ * on a full disk. The file's own methods are kept after the base file. */
+static sqlite3_vfs *base_vfs, full_vfs;
+static sqlite3_io_methods full_methods;
+static const sqlite3_io_methods *base_methods;
+
+static int full_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off) {
+  if (off + n > (64 << 10)) return SQLITE_FULL;
+  return base_methods->xWrite(f, p, n, off);
+}
+
+static int full_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags,
+                     int *out_flags) {
+  int rc = base_vfs->xOpen(base_vfs, name, f, flags, out_flags);
+  size_t len = name ? strlen(name) : 0;
+  if (rc == SQLITE_OK && f->pMethods && len > 4 && strcmp(name + len - 4, "-fts") == 0) {
+    base_methods = f->pMethods;
+    full_methods = *f->pMethods;
+    full_methods.xWrite = full_write;
+    f->pMethods = &full_methods;
+  }
+  return rc;
+}
+
+/* The FTS thread fails (its disk is full): the build fails with an error
+ * that names the scratch file and says what to do, the old index is left as
+ * it was, and neither the temp file nor the scratch database is left. */
+static void test_fts_thread_failure(void) {
+  char *corpus = path_of("ftsfail"), *out = path_of("ftsfail.db");
+  CHECK(copy_cards(CX_SOURCE_DIR "/seeds", corpus) > 0);
+  cx_build_stats st;
+  cx_diags d;
+  cx_diags_init(&d);
+  CHECK_INT(build(corpus, out, 1, 0, &st, &d), 0);
+  size_t len0;
+  char *before = read_all(out, &len0);
+  char *added = path_of("ftsfail/QZ1.md");
+  write_file(added, "id: QZ1\nquery: What is new?\n---\nSomething new.\n");
+
+  base_vfs = sqlite3_vfs_find(NULL);
+  full_vfs = *base_vfs;
+  full_vfs.zName = "cx-test-full";
+  full_vfs.xOpen = full_open;
+  CHECK(sqlite3_vfs_register(&full_vfs, 1) == SQLITE_OK);
+  const char *paths[] = {corpus};
+  cx_build_opts o;
+  memset(&o, 0, sizeof o);
+  o.threads = 2;
+  cx_err err = {0};
+  int rc = cx_index_build(paths, 1, out, &o, &st, &d, &err);
+  sqlite3_vfs_register(base_vfs, 1);
+  sqlite3_vfs_unregister(&full_vfs);
+
+  CHECK_INT(rc, CX_EIO);
+  CHECK(strstr(err.msg, ".tmp-") && strstr(err.msg, "-fts: "));
+  CHECK(strstr(err.msg, "free some disk space") != NULL);
+  if (rc != CX_EIO) fprintf(stderr, "  error: %s\n", err.msg);
+  size_t len1;
+  char *after = read_all(out, &len1);
+  CHECK(len0 == len1 && memcmp(before, after, len0) == 0);
+  CHECK_INT(count_temps(tmpdir), 0);
+  free(before);
+  free(after);
+  cx_diags_destroy(&d);
+  free(corpus), free(out), free(added);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/cx-test-index-XXXXXX");
   if (mkdtemp(tmpdir) == NULL) {
@@ -770,6 +990,8 @@ int main(void) {
   test_walk_and_temps();
   test_corrupt_old();
   test_postings_oracle();
+  test_fts_thread();
+  test_fts_thread_failure();
   if (failures == 0) remove_tree(tmpdir);
   else fprintf(stderr, "test_index: %d failures (files kept in %s)\n", failures, tmpdir);
   return failures ? 1 : 0;
