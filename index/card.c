@@ -295,7 +295,10 @@ int cx__card_parse_hashed(const char *path, const char *data, size_t len, const 
   if (path == NULL) path = "<input>";
   if (data == NULL) data = "";
   size_t max = opts && opts->max_bytes ? opts->max_bytes : CX_DEFAULT_MAX_CARD_BYTES;
-  cx__cardctx c = {path, diags, 0, 1000};
+  cx__arena scratch;
+  _Alignas(16) char scratch0[32768]; /* most cards' temporaries fit: no malloc */
+  cx__arena_init(&scratch, scratch0, sizeof scratch0);
+  cx__cardctx c = {path, diags, 0, 1000, &scratch};
   size_t first_diag = diags ? diags->n : 0;
   if (opts && opts->max_alias_expansions > 0) c.max_alias_expansions = opts->max_alias_expansions;
   else if (opts && opts->max_alias_expansions < 0) c.max_alias_expansions = 0;
@@ -350,6 +353,7 @@ int cx__card_parse_hashed(const char *path, const char *data, size_t len, const 
   }
   if (b >= len) b = len; /* trailing blanks only: an empty body */
   cx__card_body(&c, data + b, len - b, line0, card);
+  cx__arena_destroy(&scratch);
   sort_diags(diags, first_diag);
 
   if (c.nerrors > 0) {

@@ -2,6 +2,7 @@
 #include "card_internal.h"
 
 #include <cmark.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -271,6 +272,43 @@ static void find_links(const char *s, size_t n, cx_card *card) {
   json_decref(seen);
 }
 
+/* libcmark allocates a node, a strbuf or an iterator ~200 times per card
+ * body and frees them one by one; here they come from the parse's scratch
+ * arena and go with it. cmark_mem has no context pointer, hence the
+ * thread-local arena. Each block carries its size for realloc. */
+static _Thread_local cx__arena *cm_arena;
+
+typedef struct cm_block {
+  size_t size;
+  size_t pad; /* keeps the block 16-byte aligned */
+} cm_block;
+
+static void *cm_calloc(size_t n, size_t size) {
+  if (size && n > ((size_t)-1 - sizeof(cm_block)) / size) {
+    fprintf(stderr, "cardex: out of memory in libcmark\n");
+    abort();
+  }
+  cm_block *b = cx__arena_alloc(cm_arena, sizeof *b + n * size);
+  b->size = n * size;
+  memset(b + 1, 0, n * size);
+  return b + 1;
+}
+
+static void *cm_realloc(void *p, size_t size) {
+  if (size > (size_t)-1 - sizeof(cm_block)) {
+    fprintf(stderr, "cardex: out of memory in libcmark\n");
+    abort();
+  }
+  cm_block *b = p ? (cm_block *)p - 1 : NULL;
+  b = cx__arena_realloc(cm_arena, b, b ? sizeof *b + b->size : 0, sizeof *b + size);
+  b->size = size;
+  return b + 1;
+}
+
+static void cm_free(void *p) { (void)p; }
+
+static cmark_mem cm_mem = {cm_calloc, cm_realloc, cm_free};
+
 void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_card *card) {
   card->body = cx_xstrndup(md, len);
   find_links(md, len, card);
@@ -285,7 +323,12 @@ void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_car
 
   lines l;
   lines_init(&l, md, len);
-  cmark_node *doc = cmark_parse_document(md, len, CMARK_OPT_DEFAULT);
+  cx__arena *prev_arena = cm_arena;
+  cm_arena = c->scratch;
+  cmark_parser *parser = cmark_parser_new_with_mem(CMARK_OPT_DEFAULT, &cm_mem);
+  cmark_parser_feed(parser, md, len);
+  cmark_node *doc = cmark_parser_finish(parser);
+  /* No cmark_parser_free or cmark_node_free: the arena holds them. */
   secs ss = {NULL, 0, 0};
   sec *cur = NULL;
   cmark_node *b = cmark_node_first_child(doc);
@@ -336,6 +379,6 @@ void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_car
   }
   card->nsections = ss.n;
   free(ss.v);
-  cmark_node_free(doc);
+  cm_arena = prev_arena;
   free(l.start);
 }
