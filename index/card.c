@@ -127,6 +127,14 @@ static int check_bytes(cx__cardctx *c, const char *data, size_t len, size_t base
   int errors = 0, seen_nul = 0;
   size_t i = base;
   while (i < len) {
+    if (i + 8 <= len) { /* 8 bytes at once while they are all 0x01..0x7F */
+      uint64_t w;
+      memcpy(&w, data + i, 8);
+      if ((((w - 0x0101010101010101ULL) | w) & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     if (data[i] == '\0' && !seen_nul) {
       int line, col;
       position(data, base, i, &line, &col);
@@ -160,12 +168,17 @@ typedef struct line_it {
   size_t len;
   size_t start, end, next; /* the current line is s[start..end), the next starts at next */
   int lineno;
+  int cr; /* the text holds a \r: lines are not simply \n-terminated */
 } line_it;
 
 static int line_next(line_it *it) {
   if (it->next >= it->len) return 0;
   it->start = it->next;
   size_t i = it->start;
+  if (!it->cr) {
+    const char *nl = memchr(it->s + i, '\n', it->len - i);
+    i = nl ? (size_t)(nl - it->s) : it->len;
+  }
   while (i < it->len && it->s[i] != '\n' && it->s[i] != '\r') i++;
   it->end = i;
   if (i < it->len) i += (it->s[i] == '\r' && i + 1 < it->len && it->s[i + 1] == '\n') ? 2 : 1;
@@ -200,7 +213,8 @@ typedef struct layout {
 } layout;
 
 static void split(cx__cardctx *c, const char *data, size_t len, size_t base, layout *lay) {
-  line_it it = {data, len, base, base, base, 0};
+  int cr = memchr(data, '\r', len) != NULL;
+  line_it it = {data, len, base, base, base, 0, cr};
   int front = line_next(&it) && is_separator(&it);
   if (front) {
     lay->head = it.next;
@@ -224,7 +238,7 @@ static void split(cx__cardctx *c, const char *data, size_t len, size_t base, lay
   }
   /* No separator. Recover at the first line that must be Markdown, so that
    * the header's own errors are still reported. */
-  line_it again = {data, len, lay->head, lay->head, lay->head, lay->head_line0};
+  line_it again = {data, len, lay->head, lay->head, lay->head, lay->head_line0, cr};
   while (line_next(&again)) {
     if (!looks_like_body(&again)) continue;
     if (front)

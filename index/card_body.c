@@ -23,12 +23,17 @@ static void lines_init(lines *l, const char *s, size_t len) {
   l->start = cx_xmalloc(cap * sizeof *l->start);
   l->n = 0;
   size_t i = 0;
+  int cr = memchr(s, '\r', len) != NULL; /* else memchr finds each line's end */
   while (i < len) {
     if ((size_t)l->n + 2 > cap) {
       cap *= 2;
       l->start = cx_xrealloc(l->start, cap * sizeof *l->start);
     }
     l->start[l->n++] = i;
+    if (!cr) {
+      const char *nl = memchr(s + i, '\n', len - i);
+      i = nl ? (size_t)(nl - s) : len;
+    }
     while (i < len && s[i] != '\n' && s[i] != '\r') i++;
     if (i < len) i += (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n') ? 2 : 1;
   }
@@ -240,7 +245,10 @@ static int card_id_shape(const char *s, size_t n) {
 static void find_links(const char *s, size_t n, cx_card *card) {
   json_t *seen = json_object(); /* a set: a hostile card may hold 100k ids */
   for (size_t i = 0; i + 4 < n; i++) {
-    if (s[i] != '(' || strncasecmp(s + i + 1, "see", 3) != 0) continue;
+    const char *open = memchr(s + i, '(', n - 4 - i);
+    if (open == NULL) break;
+    i = (size_t)(open - s);
+    if (strncasecmp(s + i + 1, "see", 3) != 0) continue;
     size_t j = i + 4;
     if (j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'))) continue;
     size_t end = j;

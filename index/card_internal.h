@@ -59,7 +59,16 @@ typedef struct cx__arena {
 } cx__arena;
 
 void cx__arena_init(cx__arena *a, void *first, size_t size);
-void *cx__arena_alloc(cx__arena *a, size_t n);  /* uninitialised */
+void *cx__arena_grow(cx__arena *a, size_t n); /* a new chunk with n bytes taken */
+/* Uninitialised. Inline: cmark alone allocates ~300 times per card. */
+static inline void *cx__arena_alloc(cx__arena *a, size_t n) {
+  n = (n + 15 + !n) & ~(size_t)15;
+  if ((size_t)(a->end - a->p) < n) return cx__arena_grow(a, n);
+  char *p = a->p;
+  a->p += n;
+  a->last = p;
+  return p;
+}
 void *cx__arena_calloc(cx__arena *a, size_t n); /* zeroed */
 /* Grows the block p (old bytes long, from this arena; NULL for none) to n
  * bytes: in place when it is the newest block, else by copying. */

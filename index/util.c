@@ -151,7 +151,7 @@ void cx__arena_init(cx__arena *a, void *first, size_t size) {
   a->last = NULL;
 }
 
-static void *arena_grow(cx__arena *a, size_t n) {
+void *cx__arena_grow(cx__arena *a, size_t n) {
   size_t size = a->next;
   while (size < n) size *= 2;
   if (a->next < (size_t)1 << 20) a->next *= 2; /* a 1 MiB card makes ~10 chunks */
@@ -163,15 +163,6 @@ static void *arena_grow(cx__arena *a, size_t n) {
   a->end = c->data + size;
   a->last = c->data;
   return c->data;
-}
-
-void *cx__arena_alloc(cx__arena *a, size_t n) {
-  n = ARENA_ALIGN(n ? n : 1);
-  if ((size_t)(a->end - a->p) < n) return arena_grow(a, n);
-  char *p = a->p;
-  a->p += n;
-  a->last = p;
-  return p;
 }
 
 void *cx__arena_calloc(cx__arena *a, size_t n) {
