@@ -500,13 +500,16 @@ static void keep_extra(cx__cardctx *c, cx_card *card, const char *where, const c
     abort();
   }
   if ((card->nextras & (card->nextras - 1)) == 0) /* full: capacity is a power of two */
-    card->extras = cx_xrealloc(card->extras,
-                               (card->nextras ? card->nextras * 2 : 1) * sizeof *card->extras);
+    card->extras = cx__arena_realloc(c->out, card->extras, card->nextras * sizeof *card->extras,
+                                     (card->nextras ? card->nextras * 2 : 1) *
+                                         sizeof *card->extras);
   cx_extra *x = &card->extras[card->nextras++];
-  x->key = cx__buf_detach(&full);
-  x->json = text;
+  x->key = cx__arena_strndup(c->out, full.p ? full.p : "", full.n);
+  x->json = cx__arena_strndup(c->out, text, strlen(text));
   x->line = k->line;
   x->col = k->col;
+  free(text);
+  cx__buf_destroy(&full);
   cx__buf_destroy(&list);
 }
 
@@ -518,7 +521,7 @@ static char *want_string(cx__cardctx *c, const ynode *v, const char *name) {
     return NULL;
   }
   if (v->type == T_NULL) return NULL;
-  return cx__strtrim(v->value, v->len);
+  return cx__strtrim(c->out, v->value, v->len);
 }
 
 static void want_strv(cx__cardctx *c, const ynode *v, const char *name, cx_strv *out) {
@@ -542,14 +545,12 @@ static void want_strv(cx__cardctx *c, const ynode *v, const char *name, cx_strv 
                      kind_name(it));
       continue;
     }
-    char *s = cx__strtrim(it->value, it->len);
-    if (it->type == T_NULL || s[0] == '\0') {
+    char *s = cx__strtrim(c->out, it->value, it->len);
+    if (it->type == T_NULL || s[0] == '\0')
       cx__card_error(c, it->line, it->col, "`%s[%zu]` is empty; remove the item or fill it in",
                      name, i);
-      free(s);
-    } else {
-      cx__strv_take(out, s);
-    }
+    else
+      cx__strv_take(c->out, out, s);
   }
 }
 
@@ -659,7 +660,6 @@ static void item_pair(cx__cardctx *c, cx_card *card, void *varg, const char *key
     if (strcmp(key, names[f]) != 0) continue;
     char name[96] = ""; /* for want_string's one message: not formatted otherwise */
     if (v->kind != Y_SCALAR) snprintf(name, sizeof name, "%s.%s", a->where, key);
-    free(*a->fields[f]);
     *a->fields[f] = want_string(c, v, name);
     return;
   }
@@ -691,7 +691,7 @@ static void want_sources(cx__cardctx *c, cx_card *card, const ynode *v) {
                    kind_name(v));
     return;
   }
-  card->sources = cx_xcalloc(v->n ? v->n : 1, sizeof *card->sources);
+  card->sources = cx__arena_calloc(c->out, (v->n ? v->n : 1) * sizeof *card->sources);
   for (size_t i = 0; i < v->n; i++) {
     const ynode *it = v->kids[i];
     char where[48], what[64];
@@ -719,7 +719,7 @@ static void want_actions(cx__cardctx *c, cx_card *card, const ynode *v) {
                    kind_name(v));
     return;
   }
-  card->actions = cx_xcalloc(v->n ? v->n : 1, sizeof *card->actions);
+  card->actions = cx__arena_calloc(c->out, (v->n ? v->n : 1) * sizeof *card->actions);
   for (size_t i = 0; i < v->n; i++) {
     const ynode *it = v->kids[i];
     char where[48], what[64];

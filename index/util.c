@@ -143,6 +143,9 @@ struct cx__arena_chunk {
 
 void cx__arena_init(cx__arena *a, void *first, size_t size) {
   char *p = first;
+#ifdef CX__ARENA_EACH_MALLOC
+  p = NULL, size = 0;
+#endif
   size_t skip = p ? (size_t)(-(uintptr_t)p & 15) : 0;
   a->p = p ? p + skip : NULL;
   a->end = p && size > skip ? p + size : a->p;
@@ -153,8 +156,16 @@ void cx__arena_init(cx__arena *a, void *first, size_t size) {
 
 void *cx__arena_grow(cx__arena *a, size_t n) {
   size_t size = a->next;
-  while (size < n) size *= 2;
+  while (size < n && size <= SIZE_MAX / 4) size *= 2;
+  if (size < n) size = n;
+#ifdef CX__ARENA_EACH_MALLOC
+  size = n; /* exactly: the sanitizer's redzone starts right after */
+#endif
   if (a->next < (size_t)1 << 20) a->next *= 2; /* a 1 MiB card makes ~10 chunks */
+  if (size > SIZE_MAX - sizeof(cx__arena_chunk)) {
+    fprintf(stderr, "cardex: out of memory allocating %zu bytes\n", n);
+    abort();
+  }
   cx__arena_chunk *c = cx_xmalloc(sizeof *c + size);
   c->next = a->chunks;
   c->size = size;
@@ -173,10 +184,12 @@ void *cx__arena_calloc(cx__arena *a, size_t n) {
 
 void *cx__arena_realloc(cx__arena *a, void *p, size_t old, size_t n) {
   if (p == NULL) return cx__arena_alloc(a, n);
+#ifndef CX__ARENA_EACH_MALLOC
   if (p == a->last && (size_t)(a->end - (char *)p) >= ARENA_ALIGN(n ? n : 1)) {
     a->p = (char *)p + ARENA_ALIGN(n ? n : 1);
     return p;
   }
+#endif
   if (n <= old) return p;
   void *q = cx__arena_alloc(a, n);
   memcpy(q, p, old);
