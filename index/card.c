@@ -57,11 +57,11 @@ void cx__card_warn(cx__cardctx *c, int line, int col, const char *fmt, ...) {
   cx__buf_destroy(&b);
 }
 
-char *cx__strtrim(const char *s, size_t n) {
+char *cx__strtrim(cx__arena *a, const char *s, size_t n) {
   while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) s++, n--;
   while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
     n--;
-  return cx_xstrndup(s, n);
+  return cx__arena_strndup(a, s, n);
 }
 
 const char *cx__clip(const char *s, char buf[CX__CLIP_SIZE]) {
@@ -74,9 +74,11 @@ const char *cx__clip(const char *s, char buf[CX__CLIP_SIZE]) {
   return buf;
 }
 
-void cx__strv_take(cx_strv *v, char *s) {
+void cx__strv_take(cx__arena *a, cx_strv *v, char *s) {
+  size_t cap = v->n ? v->n * 2 : 1;
   if ((v->n & (v->n - 1)) == 0) /* 0, 1, 2, 4 …: full */
-    v->v = cx_xrealloc(v->v, (v->n ? v->n * 2 : 1) * sizeof *v->v);
+    v->v = a ? cx__arena_realloc(a, v->v, v->n * sizeof *v->v, cap * sizeof *v->v)
+             : cx_xrealloc(v->v, cap * sizeof *v->v);
   v->v[v->n++] = s;
 }
 
@@ -127,6 +129,14 @@ static int check_bytes(cx__cardctx *c, const char *data, size_t len, size_t base
   int errors = 0, seen_nul = 0;
   size_t i = base;
   while (i < len) {
+    if (i + 8 <= len) { /* 8 bytes at once while they are all 0x01..0x7F */
+      uint64_t w;
+      memcpy(&w, data + i, 8);
+      if ((((w - 0x0101010101010101ULL) | w) & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     if (data[i] == '\0' && !seen_nul) {
       int line, col;
       position(data, base, i, &line, &col);
@@ -160,12 +170,17 @@ typedef struct line_it {
   size_t len;
   size_t start, end, next; /* the current line is s[start..end), the next starts at next */
   int lineno;
+  int cr; /* the text holds a \r: lines are not simply \n-terminated */
 } line_it;
 
 static int line_next(line_it *it) {
   if (it->next >= it->len) return 0;
   it->start = it->next;
   size_t i = it->start;
+  if (!it->cr) {
+    const char *nl = memchr(it->s + i, '\n', it->len - i);
+    i = nl ? (size_t)(nl - it->s) : it->len;
+  }
   while (i < it->len && it->s[i] != '\n' && it->s[i] != '\r') i++;
   it->end = i;
   if (i < it->len) i += (it->s[i] == '\r' && i + 1 < it->len && it->s[i + 1] == '\n') ? 2 : 1;
@@ -200,7 +215,8 @@ typedef struct layout {
 } layout;
 
 static void split(cx__cardctx *c, const char *data, size_t len, size_t base, layout *lay) {
-  line_it it = {data, len, base, base, base, 0};
+  int cr = memchr(data, '\r', len) != NULL;
+  line_it it = {data, len, base, base, base, 0, cr};
   int front = line_next(&it) && is_separator(&it);
   if (front) {
     lay->head = it.next;
@@ -224,7 +240,7 @@ static void split(cx__cardctx *c, const char *data, size_t len, size_t base, lay
   }
   /* No separator. Recover at the first line that must be Markdown, so that
    * the header's own errors are still reported. */
-  line_it again = {data, len, lay->head, lay->head, lay->head, lay->head_line0};
+  line_it again = {data, len, lay->head, lay->head, lay->head, lay->head_line0, cr};
   while (line_next(&again)) {
     if (!looks_like_body(&again)) continue;
     if (front)
@@ -283,6 +299,15 @@ static void sort_diags(cx_diags *d, size_t from) {
 
 /* ---- parse / load / free ------------------------------------------------- */
 
+/* A parsed card and the arena that holds it and everything it points to
+ * but its links (malloc'd: cx_check takes them): cx_card_free is a few frees
+ * instead of ~60, and the card's strings sit together in memory. Every
+ * cx_card is made here. */
+typedef struct card_box {
+  cx_card card; /* first: a cx_card * is a card_box * */
+  cx__arena arena;
+} card_box;
+
 int cx_card_parse(const char *path, const char *data, size_t len, const cx_parse_opts *opts,
                   cx_card **out, cx_diags *diags) {
   return cx__card_parse_hashed(path, data, len, NULL, opts, out, diags);
@@ -295,7 +320,10 @@ int cx__card_parse_hashed(const char *path, const char *data, size_t len, const 
   if (path == NULL) path = "<input>";
   if (data == NULL) data = "";
   size_t max = opts && opts->max_bytes ? opts->max_bytes : CX_DEFAULT_MAX_CARD_BYTES;
-  cx__cardctx c = {path, diags, 0, 1000};
+  cx__arena scratch;
+  _Alignas(16) char scratch0[32768]; /* most cards' temporaries fit: no malloc */
+  cx__arena_init(&scratch, scratch0, sizeof scratch0);
+  cx__cardctx c = {path, diags, 0, 1000, &scratch, NULL};
   size_t first_diag = diags ? diags->n : 0;
   if (opts && opts->max_alias_expansions > 0) c.max_alias_expansions = opts->max_alias_expansions;
   else if (opts && opts->max_alias_expansions < 0) c.max_alias_expansions = 0;
@@ -324,10 +352,19 @@ int cx__card_parse_hashed(const char *path, const char *data, size_t len, const 
     return CX_EPARSE;
   }
 
-  cx_card *card = cx_xcalloc(1, sizeof *card);
+  /* The body, its sections' Markdown and their text are each about the
+   * file's size: one chunk holds most cards. */
+  cx__arena own;
+  cx__arena_init(&own, NULL, 0);
+  own.next = 3 * len + 4096;
+  card_box *box = cx__arena_calloc(&own, sizeof *box);
+  box->arena = own;
+  c.out = &box->arena;
+  cx_card *card = &box->card;
   card->number = -1;
   card->graph_required = -1;
-  card->path = cx_xstrdup(card_path); /* NULL when parsed from memory without a name */
+  /* NULL when parsed from memory without a name */
+  card->path = card_path ? cx__arena_strndup(c.out, card_path, strlen(card_path)) : NULL;
   if (hash) memcpy(card->hash, hash, sizeof card->hash);
   else cx_hash_hex(data, len, card->hash);
 
@@ -350,6 +387,7 @@ int cx__card_parse_hashed(const char *path, const char *data, size_t len, const 
   }
   if (b >= len) b = len; /* trailing blanks only: an empty body */
   cx__card_body(&c, data + b, len - b, line0, card);
+  cx__arena_destroy(&scratch);
   sort_diags(diags, first_diag);
 
   if (c.nerrors > 0) {
@@ -413,44 +451,9 @@ int cx_card_load(const char *path, const cx_parse_opts *opts, cx_card **out, cx_
 
 void cx_card_free(cx_card *card) {
   if (card == NULL) return;
-  free(card->path);
-  free(card->id);
-  free(card->query);
-  free(card->title);
-  cx__strv_free(&card->packs);
-  cx__strv_free(&card->primary_ids);
-  cx__strv_free(&card->overlap_ids);
-  cx__strv_free(&card->capability_tags);
-  cx__strv_free(&card->flags);
-  for (size_t i = 0; i < card->nsources; i++) {
-    free(card->sources[i].title);
-    free(card->sources[i].id);
-    free(card->sources[i].locator);
-  }
-  free(card->sources);
-  cx__strv_free(&card->cards_hint);
-  for (size_t i = 0; i < card->nactions; i++) {
-    free(card->actions[i].type);
-    free(card->actions[i].target);
-    free(card->actions[i].label);
-  }
-  free(card->actions);
-  free(card->output_mode);
-  free(card->notes);
-  free(card->body);
-  for (size_t i = 0; i < card->nsections; i++) {
-    free(card->sections[i].name);
-    free(card->sections[i].markdown);
-    free(card->sections[i].text);
-  }
-  free(card->sections);
-  cx__strv_free(&card->links);
-  for (size_t i = 0; i < card->nextras; i++) {
-    free(card->extras[i].key);
-    free(card->extras[i].json);
-  }
-  free(card->extras);
-  free(card);
+  cx__strv_free(&card->links); /* malloc'd: see find_links */
+  cx__arena a = ((card_box *)card)->arena; /* the box is in the arena it names */
+  cx__arena_destroy(&a);
 }
 
 /* ---- JSON ------------------------------------------------------------------ */

@@ -2,6 +2,7 @@
 #include "card_internal.h"
 
 #include <cmark.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,19 +16,25 @@ typedef struct lines {
   int n;
 } lines;
 
-static void lines_init(lines *l, const char *s, size_t len) {
-  size_t cap = 16;
+static void lines_init(lines *l, const char *s, size_t len, cx__arena *a) {
+  size_t cap = 64;
   l->s = s;
   l->len = len;
-  l->start = cx_xmalloc(cap * sizeof *l->start);
+  l->start = cx__arena_alloc(a, cap * sizeof *l->start);
   l->n = 0;
   size_t i = 0;
+  int cr = memchr(s, '\r', len) != NULL; /* else memchr finds each line's end */
   while (i < len) {
     if ((size_t)l->n + 2 > cap) {
+      l->start = cx__arena_realloc(a, l->start, cap * sizeof *l->start,
+                                   2 * cap * sizeof *l->start);
       cap *= 2;
-      l->start = cx_xrealloc(l->start, cap * sizeof *l->start);
     }
     l->start[l->n++] = i;
+    if (!cr) {
+      const char *nl = memchr(s + i, '\n', len - i);
+      i = nl ? (size_t)(nl - s) : len;
+    }
     while (i < len && s[i] != '\n' && s[i] != '\r') i++;
     if (i < len) i += (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n') ? 2 : 1;
   }
@@ -35,11 +42,11 @@ static void lines_init(lines *l, const char *s, size_t len) {
 }
 
 /* Lines from..to (1-based, inclusive) without leading blank lines and
- * trailing whitespace. Caller frees. */
-static char *lines_slice(const lines *l, int from, int to) {
+ * trailing whitespace, copied into a. */
+static char *lines_slice(cx__arena *a_out, const lines *l, int from, int to) {
   if (from < 1) from = 1;
   if (to > l->n) to = l->n;
-  if (from > to) return cx_xstrdup("");
+  if (from > to) return cx__arena_strndup(a_out, "", 0);
   size_t a = l->start[from - 1], b = l->start[to];
   for (;;) { /* drop blank lines at the start */
     size_t i = a;
@@ -54,7 +61,7 @@ static char *lines_slice(const lines *l, int from, int to) {
   while (b > a && (l->s[b - 1] == ' ' || l->s[b - 1] == '\t' || l->s[b - 1] == '\n' ||
                    l->s[b - 1] == '\r'))
     b--;
-  return cx_xstrndup(l->s + a, b - a);
+  return cx__arena_strndup(a_out, l->s + a, b - a);
 }
 
 static void ensure_newline(cx__buf *out) {
@@ -95,9 +102,10 @@ static void plain_text(cmark_node *root, cx__buf *out) {
   cmark_iter_free(it);
 }
 
-static char *trimmed_detach(cx__buf *b) {
-  char *s = cx__strtrim(b->p ? b->p : "", b->n);
-  cx__buf_destroy(b);
+/* b's text trimmed, copied into a; b is emptied for reuse. */
+static char *trimmed_take(cx__arena *a, cx__buf *b) {
+  char *s = cx__strtrim(a, b->p ? b->p : "", b->n);
+  if (b->p) b->p[b->n = 0] = '\0';
   return s;
 }
 
@@ -127,7 +135,8 @@ static int blank_text(cmark_node *n, int allow_colon) {
  * is ordinary content. Returns 1 and sets *name (caller frees), *rest (the
  * first inline after the lead's line break, or NULL) and *nlines (source
  * lines the lead occupies). */
-static int section_lead(cmark_node *para, char **name, cmark_node **rest, int *nlines) {
+static int section_lead(cmark_node *para, char **name, cmark_node **rest, int *nlines,
+                        cx__arena *a, cx__buf *tmp) {
   cmark_node *strong = cmark_node_first_child(para);
   if (strong == NULL || cmark_node_get_type(strong) != CMARK_NODE_STRONG) return 0;
   cmark_node *n = cmark_node_next(strong);
@@ -135,15 +144,11 @@ static int section_lead(cmark_node *para, char **name, cmark_node **rest, int *n
   if (n != NULL && cmark_node_get_type(n) != CMARK_NODE_SOFTBREAK &&
       cmark_node_get_type(n) != CMARK_NODE_LINEBREAK)
     return 0;
-  cx__buf b;
-  cx__buf_init(&b);
-  plain_text(strong, &b);
-  while (b.n > 0 && (b.p[b.n - 1] == ':' || b.p[b.n - 1] == ' ')) b.p[--b.n] = '\0';
-  char *s = trimmed_detach(&b);
-  if (s[0] == '\0') {
-    free(s);
-    return 0;
-  }
+  cx__buf *b = tmp;
+  plain_text(strong, b);
+  while (b->n > 0 && (b->p[b->n - 1] == ':' || b->p[b->n - 1] == ' ')) b->p[--b->n] = '\0';
+  char *s = trimmed_take(a, b);
+  if (s[0] == '\0') return 0;
   *name = s;
   *nlines = count_breaks(strong) + 1;
   *rest = n ? cmark_node_next(n) : NULL;
@@ -170,23 +175,20 @@ static int numbered_title(const char *s, int *number, const char **title) {
 
 /* The first block is the card's title if it is a numbered heading or a
  * level-1 heading; any other heading starts a section. */
-static int take_title(cmark_node *h, cx_card *card) {
-  cx__buf b;
-  cx__buf_init(&b);
-  plain_text(h, &b);
-  char *text = trimmed_detach(&b);
+static int take_title(cmark_node *h, cx_card *card, cx__arena *a, cx__buf *tmp) {
+  plain_text(h, tmp);
+  char *text = trimmed_take(a, tmp); /* in the card's arena: usually the title */
   int number;
   const char *title;
   int ok = 1;
   if (numbered_title(text, &number, &title)) {
     card->number = number;
-    card->title = cx_xstrdup(title);
+    card->title = (char *)title; /* the rest of text, which stays in the arena */
   } else if (cmark_node_get_heading_level(h) == 1 && text[0] != '\0') {
-    card->title = cx_xstrdup(text);
+    card->title = text;
   } else {
     ok = 0;
   }
-  free(text);
   return ok;
 }
 
@@ -194,25 +196,35 @@ typedef struct sec {
   char *name;
   int line;     /* where the lead or heading is, 1-based within the body */
   int from, to; /* Markdown lines, 1-based within the body */
-  cx__buf text;
+  char *text;   /* set when the next section opens */
 } sec;
 
+/* The sections found so far. Only the last one's plain text is still being
+ * written, so one buffer serves them all. */
 typedef struct secs {
   sec *v;
   size_t n, cap;
+  cx__buf text; /* the last section's plain text so far */
+  cx__arena *scratch, *out;
 } secs;
 
+static void close_section(secs *ss) {
+  if (ss->n > 0) ss->v[ss->n - 1].text = trimmed_take(ss->out, &ss->text);
+}
+
 static sec *open_section(secs *ss, char *name, int line, int from) {
+  close_section(ss);
   if (ss->n == ss->cap) {
-    ss->cap = ss->cap ? ss->cap * 2 : 8;
-    ss->v = cx_xrealloc(ss->v, ss->cap * sizeof *ss->v);
+    size_t cap = ss->cap ? ss->cap * 2 : 16;
+    ss->v = cx__arena_realloc(ss->scratch, ss->v, ss->cap * sizeof *ss->v, cap * sizeof *ss->v);
+    ss->cap = cap;
   }
   sec *s = &ss->v[ss->n++];
   s->name = name;
   s->line = line;
   s->from = from;
   s->to = from - 1;
-  cx__buf_init(&s->text);
+  s->text = NULL;
   return s;
 }
 
@@ -236,10 +248,15 @@ static int card_id_shape(const char *s, size_t n) {
 }
 
 /* References "(See Q081)", "(see Q081, Q082)", "(See also Q081 and Q090)". */
+/* The links alone are malloc'd, not in the card's arena: cx_check takes them
+ * from the card it checked (check.c) and frees them itself. */
 static void find_links(const char *s, size_t n, cx_card *card) {
   json_t *seen = json_object(); /* a set: a hostile card may hold 100k ids */
   for (size_t i = 0; i + 4 < n; i++) {
-    if (s[i] != '(' || strncasecmp(s + i + 1, "see", 3) != 0) continue;
+    const char *open = memchr(s + i, '(', n - 4 - i);
+    if (open == NULL) break;
+    i = (size_t)(open - s);
+    if (strncasecmp(s + i + 1, "see", 3) != 0) continue;
     size_t j = i + 4;
     if (j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'))) continue;
     size_t end = j;
@@ -259,7 +276,7 @@ static void find_links(const char *s, size_t n, cx_card *card) {
         char *id = cx_xstrndup(s + k, te - k);
         if (json_object_get(seen, id) == NULL && !(card->id && strcmp(card->id, id) == 0)) {
           json_object_set_new(seen, id, json_true());
-          cx__strv_take(&card->links, id);
+          cx__strv_take(NULL, &card->links, id);
         } else {
           free(id);
         }
@@ -271,8 +288,45 @@ static void find_links(const char *s, size_t n, cx_card *card) {
   json_decref(seen);
 }
 
+/* libcmark allocates a node, a strbuf or an iterator ~200 times per card
+ * body and frees them one by one; here they come from the parse's scratch
+ * arena and go with it. cmark_mem has no context pointer, hence the
+ * thread-local arena. Each block carries its size for realloc. */
+static _Thread_local cx__arena *cm_arena;
+
+typedef struct cm_block {
+  size_t size;
+  size_t pad; /* keeps the block 16-byte aligned */
+} cm_block;
+
+static void *cm_calloc(size_t n, size_t size) {
+  if (size && n > ((size_t)-1 - sizeof(cm_block)) / size) {
+    fprintf(stderr, "cardex: out of memory in libcmark\n");
+    abort();
+  }
+  cm_block *b = cx__arena_alloc(cm_arena, sizeof *b + n * size);
+  b->size = n * size;
+  memset(b + 1, 0, n * size);
+  return b + 1;
+}
+
+static void *cm_realloc(void *p, size_t size) {
+  if (size > (size_t)-1 - sizeof(cm_block)) {
+    fprintf(stderr, "cardex: out of memory in libcmark\n");
+    abort();
+  }
+  cm_block *b = p ? (cm_block *)p - 1 : NULL;
+  b = cx__arena_realloc(cm_arena, b, b ? sizeof *b + b->size : 0, sizeof *b + size);
+  b->size = size;
+  return b + 1;
+}
+
+static void cm_free(void *p) { (void)p; }
+
+static cmark_mem cm_mem = {cm_calloc, cm_realloc, cm_free};
+
 void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_card *card) {
-  card->body = cx_xstrndup(md, len);
+  card->body = cx__arena_strndup(c->out, md, len);
   find_links(md, len, card);
   size_t k = 0;
   while (k < len && (md[k] == ' ' || md[k] == '\t' || md[k] == '\n' || md[k] == '\r')) k++;
@@ -284,12 +338,19 @@ void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_car
   }
 
   lines l;
-  lines_init(&l, md, len);
-  cmark_node *doc = cmark_parse_document(md, len, CMARK_OPT_DEFAULT);
-  secs ss = {NULL, 0, 0};
+  lines_init(&l, md, len, c->scratch);
+  cx__arena *prev_arena = cm_arena;
+  cm_arena = c->scratch;
+  cmark_parser *parser = cmark_parser_new_with_mem(CMARK_OPT_DEFAULT, &cm_mem);
+  cmark_parser_feed(parser, md, len);
+  cmark_node *doc = cmark_parser_finish(parser);
+  /* No cmark_parser_free or cmark_node_free: the arena holds them. */
+  secs ss = {NULL, 0, 0, {NULL, 0, 0}, c->scratch, c->out};
+  cx__buf tmp; /* a heading's or lead's text */
+  cx__buf_init(&tmp);
   sec *cur = NULL;
   cmark_node *b = cmark_node_first_child(doc);
-  if (b && cmark_node_get_type(b) == CMARK_NODE_HEADING && take_title(b, card))
+  if (b && cmark_node_get_type(b) == CMARK_NODE_HEADING && take_title(b, card, c->out, &tmp))
     b = cmark_node_next(b);
   for (; b != NULL; b = cmark_node_next(b)) {
     int start = cmark_node_get_start_line(b);
@@ -298,34 +359,36 @@ void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_car
     cmark_node *rest;
     int nlines;
     if (t == CMARK_NODE_HEADING) {
-      cx__buf hb;
-      cx__buf_init(&hb);
-      plain_text(b, &hb);
+      plain_text(b, &tmp);
       if (cur) cur->to = start - 1;
-      cur = open_section(&ss, trimmed_detach(&hb), start, cmark_node_get_end_line(b) + 1);
-    } else if (t == CMARK_NODE_PARAGRAPH && section_lead(b, &name, &rest, &nlines)) {
+      cur = open_section(&ss, trimmed_take(c->out, &tmp), start, cmark_node_get_end_line(b) + 1);
+    } else if (t == CMARK_NODE_PARAGRAPH &&
+               section_lead(b, &name, &rest, &nlines, c->out, &tmp)) {
       if (cur) cur->to = start - 1;
       cur = open_section(&ss, name, start, start + nlines);
-      for (; rest != NULL; rest = cmark_node_next(rest)) plain_text(rest, &cur->text);
-      ensure_newline(&cur->text);
+      for (; rest != NULL; rest = cmark_node_next(rest)) plain_text(rest, &ss.text);
+      ensure_newline(&ss.text);
     } else {
       if (cur == NULL) {
         /* Content before any lead: a section without a name, so that no
          * answer text escapes indexing. Markup-only blocks do not count. */
         if (t == CMARK_NODE_HTML_BLOCK || t == CMARK_NODE_THEMATIC_BREAK) continue;
-        cur = open_section(&ss, cx_xstrdup(""), start, start);
+        cur = open_section(&ss, cx__arena_strndup(c->out, "", 0), start, start);
       }
-      plain_text(b, &cur->text);
+      plain_text(b, &ss.text);
     }
   }
   if (cur) cur->to = l.n;
+  close_section(&ss);
+  cx__buf_destroy(&ss.text);
+  cx__buf_destroy(&tmp);
 
-  card->sections = cx_xcalloc(ss.n ? ss.n : 1, sizeof *card->sections);
+  card->sections = cx__arena_calloc(c->out, (ss.n ? ss.n : 1) * sizeof *card->sections);
   for (size_t i = 0; i < ss.n; i++) {
     cx_section *s = &card->sections[i];
     s->name = ss.v[i].name;
-    s->markdown = lines_slice(&l, ss.v[i].from, ss.v[i].to);
-    s->text = trimmed_detach(&ss.v[i].text);
+    s->markdown = lines_slice(c->out, &l, ss.v[i].from, ss.v[i].to);
+    s->text = ss.v[i].text;
     for (size_t j = 0; j < i; j++)
       if (s->name[0] && strcasecmp(card->sections[j].name, s->name) == 0) {
         cx__card_warn(c, line0 + ss.v[i].line, 1,
@@ -335,7 +398,5 @@ void cx__card_body(cx__cardctx *c, const char *md, size_t len, int line0, cx_car
       }
   }
   card->nsections = ss.n;
-  free(ss.v);
-  cmark_node_free(doc);
-  free(l.start);
+  cm_arena = prev_arena;
 }

@@ -26,19 +26,15 @@ struct ynode {
   ynode **kids;   /* sequences: items; mappings: key, value, key, value … */
   size_t n, cap;
 };
+/* The tree, its strings and the anchors live in the parse's scratch arena
+ * (c->scratch) and go with it: nothing here is freed one by one. */
 
-static void ynode_free(ynode *y) {
-  if (y == NULL) return;
-  for (size_t i = 0; i < y->n; i++) ynode_free(y->kids[i]);
-  free(y->kids);
-  free(y->value);
-  free(y);
-}
-
-static void ynode_push(ynode *parent, ynode *kid) {
+static void ynode_push(cx__arena *a, ynode *parent, ynode *kid) {
   if (parent->n == parent->cap) {
-    parent->cap = parent->cap ? parent->cap * 2 : 4;
-    parent->kids = cx_xrealloc(parent->kids, parent->cap * sizeof *parent->kids);
+    size_t cap = parent->cap ? parent->cap * 2 : 4;
+    parent->kids = cx__arena_realloc(a, parent->kids, parent->cap * sizeof *parent->kids,
+                                     cap * sizeof *parent->kids);
+    parent->cap = cap;
   }
   parent->kids[parent->n++] = kid;
 }
@@ -56,6 +52,9 @@ static int all_chars(const char *s, const char *set) {
 
 /* YAML 1.2 core schema for plain scalars. Quoted and block scalars are strings. */
 static int resolve_plain(const char *s) {
+  /* Most plain scalars are keys and words: no special value starts with
+   * their first letter. */
+  if (strchr("~nNtTfF.+-0123456789", s[0]) == NULL) return T_STR; /* ("" is found) */
   static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
   static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", NULL};
   static const char *const specials[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
@@ -109,6 +108,7 @@ typedef struct anchor {
 
 typedef struct builder {
   cx__cardctx *c;
+  cx__arena *a; /* c->scratch */
   int line0;
   ynode *root;
   ynode *stack[MAX_DEPTH];
@@ -126,10 +126,12 @@ static int mark_col(yaml_mark_t m) { return (int)m.column + 1; }
 
 static void add_anchor(builder *b, const char *name, ynode *node) {
   if (b->nanchors == b->capanchors) {
-    b->capanchors = b->capanchors ? b->capanchors * 2 : 8;
-    b->anchors = cx_xrealloc(b->anchors, b->capanchors * sizeof *b->anchors);
+    size_t cap = b->capanchors ? b->capanchors * 2 : 8;
+    b->anchors = cx__arena_realloc(b->a, b->anchors, b->capanchors * sizeof *b->anchors,
+                                   cap * sizeof *b->anchors);
+    b->capanchors = cap;
   }
-  b->anchors[b->nanchors].name = cx_xstrdup(name);
+  b->anchors[b->nanchors].name = cx__arena_strndup(b->a, name, strlen(name));
   b->anchors[b->nanchors].node = node;
   b->nanchors++;
 }
@@ -138,19 +140,17 @@ static void add_anchor(builder *b, const char *name, ynode *node) {
  * happens the whole partial tree is freed from the root. */
 static int attach(builder *b, ynode *y) {
   if (b->depth == 0) {
-    if (b->root != NULL) { /* cannot happen within one document; be safe */
-      ynode_free(y);
+    if (b->root != NULL) /* cannot happen within one document; be safe */
       return -1;
-    }
     b->root = y;
     return 0;
   }
-  ynode_push(b->stack[b->depth - 1], y);
+  ynode_push(b->a, b->stack[b->depth - 1], y);
   return 0;
 }
 
 static ynode *new_node(builder *b, int kind, yaml_mark_t m) {
-  ynode *y = cx_xcalloc(1, sizeof *y);
+  ynode *y = cx__arena_calloc(b->a, sizeof *y);
   y->kind = kind;
   y->type = T_STR;
   y->line = mark_line(b, m);
@@ -179,20 +179,18 @@ static ynode *copy_node(builder *b, const ynode *src, int depth, yaml_mark_t at,
     b->failed = 1;
     return NULL;
   }
-  ynode *y = cx_xcalloc(1, sizeof *y);
+  ynode *y = cx__arena_calloc(b->a, sizeof *y);
   y->kind = src->kind;
   y->type = src->type;
   y->plain = src->plain;
   y->line = src->line;
   y->col = src->col;
-  if (src->value) {
-    y->value = cx_xstrndup(src->value, src->len);
-    y->len = src->len;
-  }
+  y->value = src->value; /* never changed: the copies can share it */
+  y->len = src->len;
   for (size_t i = 0; i < src->n; i++) {
     ynode *k = copy_node(b, src->kids[i], depth + 1, at, name);
     if (k == NULL) break;
-    ynode_push(y, k);
+    ynode_push(b->a, y, k);
   }
   return y;
 }
@@ -235,14 +233,10 @@ static void on_scalar(builder *b, yaml_event_t *e) {
     cx__card_error(b->c, y->line, y->col,
                    "this string contains a NUL character (from an escape such as `\\0`); "
                    "remove it");
-    ynode_free(y);
     b->failed = 1;
     return;
   }
-  /* Taken from the event, not copied: libyaml's strings are malloc'd and
-   * NUL-terminated, and yaml_event_delete skips a NULL value. */
-  y->value = (char *)e->data.scalar.value;
-  e->data.scalar.value = NULL;
+  y->value = cx__arena_strndup(b->a, v, len);
   y->len = len;
   const char *tag = (const char *)e->data.scalar.tag;
   y->plain = tag == NULL && e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -265,7 +259,10 @@ static void on_start(builder *b, const yaml_event_t *e, int kind, const yaml_cha
   }
   ynode *y = new_node(b, kind, e->start_mark);
   attach(b, y);
-  b->stack_anchor[b->depth] = anchor_name ? cx_xstrdup((const char *)anchor_name) : NULL;
+  b->stack_anchor[b->depth] =
+      anchor_name ? cx__arena_strndup(b->a, (const char *)anchor_name,
+                                      strlen((const char *)anchor_name))
+                  : NULL;
   b->stack[b->depth++] = y;
 }
 
@@ -274,7 +271,6 @@ static void on_end(builder *b) {
   char *name = b->stack_anchor[b->depth];
   /* Registered only now, when complete: an alias inside it is recursive. */
   if (name) add_anchor(b, name, b->stack[b->depth]);
-  free(name);
   b->stack_anchor[b->depth] = NULL;
 }
 
@@ -330,12 +326,13 @@ static void report_yaml_error(builder *b, const yaml_parser_t *p, const char *ya
                    problem, hint);
 }
 
-/* Returns the root node (caller frees), or NULL after reporting an error or
+/* Returns the root node (in c->scratch), or NULL after reporting an error or
  * when the header is empty (*empty set). */
 static ynode *build_tree(cx__cardctx *c, const char *yaml, size_t len, int line0, int *empty) {
   builder b;
   memset(&b, 0, sizeof b);
   b.c = c;
+  b.a = c->scratch;
   b.line0 = line0;
   *empty = 0;
 
@@ -375,15 +372,8 @@ static ynode *build_tree(cx__cardctx *c, const char *yaml, size_t len, int line0
     yaml_event_delete(&e);
   }
   yaml_parser_delete(&p);
-  for (int i = 0; i < b.depth; i++) free(b.stack_anchor[i]);
-  for (size_t i = 0; i < b.nanchors; i++) free(b.anchors[i].name);
-  free(b.anchors);
-  if (b.failed) {
-    ynode_free(b.root);
-    return NULL;
-  }
+  if (b.failed) return NULL;
   if (b.root == NULL || (b.root->kind == Y_SCALAR && b.root->type == T_NULL)) {
-    ynode_free(b.root);
     *empty = 1;
     return NULL;
   }
@@ -510,13 +500,16 @@ static void keep_extra(cx__cardctx *c, cx_card *card, const char *where, const c
     abort();
   }
   if ((card->nextras & (card->nextras - 1)) == 0) /* full: capacity is a power of two */
-    card->extras = cx_xrealloc(card->extras,
-                               (card->nextras ? card->nextras * 2 : 1) * sizeof *card->extras);
+    card->extras = cx__arena_realloc(c->out, card->extras, card->nextras * sizeof *card->extras,
+                                     (card->nextras ? card->nextras * 2 : 1) *
+                                         sizeof *card->extras);
   cx_extra *x = &card->extras[card->nextras++];
-  x->key = cx__buf_detach(&full);
-  x->json = text;
+  x->key = cx__arena_strndup(c->out, full.p ? full.p : "", full.n);
+  x->json = cx__arena_strndup(c->out, text, strlen(text));
   x->line = k->line;
   x->col = k->col;
+  free(text);
+  cx__buf_destroy(&full);
   cx__buf_destroy(&list);
 }
 
@@ -528,7 +521,7 @@ static char *want_string(cx__cardctx *c, const ynode *v, const char *name) {
     return NULL;
   }
   if (v->type == T_NULL) return NULL;
-  return cx__strtrim(v->value, v->len);
+  return cx__strtrim(c->out, v->value, v->len);
 }
 
 static void want_strv(cx__cardctx *c, const ynode *v, const char *name, cx_strv *out) {
@@ -552,14 +545,12 @@ static void want_strv(cx__cardctx *c, const ynode *v, const char *name, cx_strv 
                      kind_name(it));
       continue;
     }
-    char *s = cx__strtrim(it->value, it->len);
-    if (it->type == T_NULL || s[0] == '\0') {
+    char *s = cx__strtrim(c->out, it->value, it->len);
+    if (it->type == T_NULL || s[0] == '\0')
       cx__card_error(c, it->line, it->col, "`%s[%zu]` is empty; remove the item or fill it in",
                      name, i);
-      free(s);
-    } else {
-      cx__strv_take(out, s);
-    }
+    else
+      cx__strv_take(c->out, out, s);
   }
 }
 
@@ -667,13 +658,29 @@ static void item_pair(cx__cardctx *c, cx_card *card, void *varg, const char *key
   const char *const *names = strncmp(a->where, "sources", 7) == 0 ? source_keys : action_keys;
   for (int f = 0; f < 3; f++) {
     if (strcmp(key, names[f]) != 0) continue;
-    char name[96];
-    snprintf(name, sizeof name, "%s.%s", a->where, key);
-    free(*a->fields[f]);
+    char name[96] = ""; /* for want_string's one message: not formatted otherwise */
+    if (v->kind != Y_SCALAR) snprintf(name, sizeof name, "%s.%s", a->where, key);
     *a->fields[f] = want_string(c, v, name);
     return;
   }
   keep_extra(c, card, a->where, key, k, v, names);
+}
+
+/* where = "list[i]", what = "`list[i]`" (snprintf cost a parser ~1% of a card). */
+static void item_names(const char *list, size_t i, char where[48], char what[64]) {
+  char digits[24];
+  size_t nd = 0;
+  do digits[nd++] = (char)('0' + i % 10); while ((i /= 10) > 0);
+  size_t n = strlen(list);
+  memcpy(where, list, n);
+  where[n++] = '[';
+  while (nd > 0) where[n++] = digits[--nd];
+  where[n++] = ']';
+  where[n] = '\0';
+  what[0] = '`';
+  memcpy(what + 1, where, n);
+  what[n + 1] = '`';
+  what[n + 2] = '\0';
 }
 
 static void want_sources(cx__cardctx *c, cx_card *card, const ynode *v) {
@@ -684,13 +691,11 @@ static void want_sources(cx__cardctx *c, cx_card *card, const ynode *v) {
                    kind_name(v));
     return;
   }
-  card->sources = cx_xcalloc(v->n ? v->n : 1, sizeof *card->sources);
+  card->sources = cx__arena_calloc(c->out, (v->n ? v->n : 1) * sizeof *card->sources);
   for (size_t i = 0; i < v->n; i++) {
     const ynode *it = v->kids[i];
-    char where[48];
-    snprintf(where, sizeof where, "sources[%zu]", i);
-    char what[64];
-    snprintf(what, sizeof what, "`%s`", where);
+    char where[48], what[64];
+    item_names("sources", i, where, what);
     if (it->kind != Y_MAP) {
       cx__card_error(c, it->line, it->col,
                      "`%s` must be a mapping with title, id and locator, got %s", where,
@@ -714,13 +719,11 @@ static void want_actions(cx__cardctx *c, cx_card *card, const ynode *v) {
                    kind_name(v));
     return;
   }
-  card->actions = cx_xcalloc(v->n ? v->n : 1, sizeof *card->actions);
+  card->actions = cx__arena_calloc(c->out, (v->n ? v->n : 1) * sizeof *card->actions);
   for (size_t i = 0; i < v->n; i++) {
     const ynode *it = v->kids[i];
-    char where[48];
-    snprintf(where, sizeof where, "ui.actions[%zu]", i);
-    char what[64];
-    snprintf(what, sizeof what, "`%s`", where);
+    char where[48], what[64];
+    item_names("ui.actions", i, where, what);
     if (it->kind != Y_MAP) {
       cx__card_error(c, it->line, it->col,
                      "`%s` must be a mapping with type, target and label, got %s", where,
@@ -818,7 +821,6 @@ void cx__card_header(cx__cardctx *c, const char *yaml, size_t len, int line0, cx
     cx__card_error(c, root->line, root->col,
                    "the header must be a YAML mapping of `key: value` lines, got %s",
                    kind_name(root));
-    ynode_free(root);
     return;
   }
   header_seen seen = {NULL, NULL};
@@ -844,5 +846,4 @@ void cx__card_header(cx__cardctx *c, const char *yaml, size_t len, int line0, cx
   else if ((card->query == NULL || card->query[0] == '\0') && seen.query->kind == Y_SCALAR)
     cx__card_error(c, seen.query->line, seen.query->col,
                    "`query` is empty; write the question the card answers");
-  ynode_free(root);
 }

@@ -1,7 +1,8 @@
 /* util.c — errors, diagnostics, buffers, allocation and hashing for libcardex. */
-#include "cx_internal.h"
+#include "card_internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,87 @@ char *cx__buf_detach(cx__buf *b) {
   char *p = b->p ? b->p : cx_xstrdup("");
   cx__buf_init(b);
   return p;
+}
+
+/* ---- arena (declared in card_internal.h) ---- */
+
+struct cx__arena_chunk {
+  cx__arena_chunk *next;
+  size_t size;
+  _Alignas(16) char data[];
+};
+
+#define ARENA_ALIGN(n) (((n) + 15) & ~(size_t)15)
+
+void cx__arena_init(cx__arena *a, void *first, size_t size) {
+  char *p = first;
+#ifdef CX__ARENA_EACH_MALLOC
+  p = NULL, size = 0;
+#endif
+  size_t skip = p ? (size_t)(-(uintptr_t)p & 15) : 0;
+  a->p = p ? p + skip : NULL;
+  a->end = p && size > skip ? p + size : a->p;
+  a->chunks = NULL;
+  a->next = 16384;
+  a->last = NULL;
+}
+
+void *cx__arena_grow(cx__arena *a, size_t n) {
+  size_t size = a->next;
+  while (size < n && size <= SIZE_MAX / 4) size *= 2;
+  if (size < n) size = n;
+#ifdef CX__ARENA_EACH_MALLOC
+  size = n; /* exactly: the sanitizer's redzone starts right after */
+#endif
+  if (a->next < (size_t)1 << 20) a->next *= 2; /* a 1 MiB card makes ~10 chunks */
+  if (size > SIZE_MAX - sizeof(cx__arena_chunk)) {
+    fprintf(stderr, "cardex: out of memory allocating %zu bytes\n", n);
+    abort();
+  }
+  cx__arena_chunk *c = cx_xmalloc(sizeof *c + size);
+  c->next = a->chunks;
+  c->size = size;
+  a->chunks = c;
+  a->p = c->data + n;
+  a->end = c->data + size;
+  a->last = c->data;
+  return c->data;
+}
+
+void *cx__arena_calloc(cx__arena *a, size_t n) {
+  void *p = cx__arena_alloc(a, n);
+  memset(p, 0, n);
+  return p;
+}
+
+void *cx__arena_realloc(cx__arena *a, void *p, size_t old, size_t n) {
+  if (p == NULL) return cx__arena_alloc(a, n);
+#ifndef CX__ARENA_EACH_MALLOC
+  if (p == a->last && (size_t)(a->end - (char *)p) >= ARENA_ALIGN(n ? n : 1)) {
+    a->p = (char *)p + ARENA_ALIGN(n ? n : 1);
+    return p;
+  }
+#endif
+  if (n <= old) return p;
+  void *q = cx__arena_alloc(a, n);
+  memcpy(q, p, old);
+  return q;
+}
+
+char *cx__arena_strndup(cx__arena *a, const char *s, size_t n) {
+  char *p = cx__arena_alloc(a, n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+void cx__arena_destroy(cx__arena *a) {
+  for (cx__arena_chunk *c = a->chunks, *next; c; c = next) {
+    next = c->next;
+    free(c);
+  }
+  a->chunks = NULL;
+  a->p = a->end = a->last = NULL;
 }
 
 /* ---- string vectors ---- */
