@@ -276,6 +276,9 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
     cx__store_abort(st);
     return code;
   }
+  /* The builder writes FTS5's shadow tables itself (fts_content, fts_copy),
+   * which a connection in defensive mode refuses: off, whatever the default. */
+  sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 0, (int *)NULL);
   /* A crash leaves garbage only in the temp file (CX__BUILD_PRAGMAS). */
   char *msg = NULL;
   if (sqlite3_exec(st->db, CX__BUILD_PRAGMAS, NULL, NULL, &msg) != SQLITE_OK ||
