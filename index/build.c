@@ -82,13 +82,20 @@ static void js_str(cx__buf *b, const char *s) {
   else cx__buf_add(b, "null", 4);
 }
 
-/* ,"key": (or without the comma for the first key) */
-static void js_key(cx__buf *b, const char *key) {
-  if (b->n && b->p[b->n - 1] != '{') cx__buf_putc(b, ',');
-  cx__buf_putc(b, '"');
-  cx__buf_puts(b, key);
-  cx__buf_add(b, "\":", 2);
+/* ,"key": (or without the comma for the first key), in one copy */
+static void js_key_n(cx__buf *b, const char *key, size_t n) {
+  cx__buf_reserve(b, n + 4);
+  char *p = b->p + b->n;
+  if (b->n && b->p[b->n - 1] != '{') *p++ = ',';
+  *p++ = '"';
+  memcpy(p, key, n);
+  p += n;
+  *p++ = '"';
+  *p++ = ':';
+  *p = '\0';
+  b->n = (size_t)(p - b->p);
 }
+#define js_key(b, literal) js_key_n(b, literal, sizeof literal - 1)
 
 static void js_strv(cx__buf *b, const cx_strv *v, int open, int close) {
   if (open) cx__buf_putc(b, '[');
@@ -108,7 +115,7 @@ static void js_triples(cx__buf *b, size_t n, const char *const *keys,
     if (i) cx__buf_putc(b, ',');
     cx__buf_putc(b, '{');
     for (int k = 0; k < 3; k++) {
-      js_key(b, keys[k]);
+      js_key_n(b, keys[k], strlen(keys[k]));
       js_str(b, get(card, i, k));
     }
     cx__buf_putc(b, '}');
@@ -139,8 +146,14 @@ static void card_rows(const cx_card *card, char **json, char **hit) {
   js_key(&b, "id");
   js_str(&b, card->id);
   js_key(&b, "number");
-  if (card->number >= 0) cx__buf_printf(&b, "%d", card->number);
-  else cx__buf_add(&b, "null", 4);
+  if (card->number >= 0) { /* as "%d", without printf */
+    char digits[16];
+    size_t nd = 0;
+    for (int v = card->number; nd == 0 || v > 0; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    while (nd > 0) cx__buf_putc(&b, digits[--nd]);
+  } else {
+    cx__buf_add(&b, "null", 4);
+  }
   js_key(&b, "query");
   js_str(&b, card->query);
   js_key(&b, "title");

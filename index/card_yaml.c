@@ -52,16 +52,25 @@ static int all_chars(const char *s, const char *set) {
 
 /* YAML 1.2 core schema for plain scalars. Quoted and block scalars are strings. */
 static int resolve_plain(const char *s) {
-  /* Most plain scalars are keys and words: no special value starts with
-   * their first letter. */
-  if (strchr("~nNtTfF.+-0123456789", s[0]) == NULL) return T_STR; /* ("" is found) */
   static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
   static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", NULL};
   static const char *const specials[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
                                          "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", NULL};
-  if (is_one_of(s, nulls)) return T_NULL;
-  if (is_one_of(s, bools)) return T_BOOL;
-  if (is_one_of(s, specials)) return T_FLOAT;
+  /* Each list only for the first characters its words have: most plain
+   * scalars are keys and words. */
+  switch (s[0]) {
+  case '\0': case '~': case 'n': case 'N':
+    if (is_one_of(s, nulls)) return T_NULL;
+    if (s[0] == 'n' || s[0] == 'N') return T_STR;
+    break;
+  case 't': case 'T': case 'f': case 'F':
+    return is_one_of(s, bools) ? T_BOOL : T_STR;
+  case '.': case '+': case '-':
+    if (is_one_of(s, specials)) return T_FLOAT;
+    break;
+  default:
+    if (!(s[0] >= '0' && s[0] <= '9')) return T_STR;
+  }
   if (s[0] == '0' && s[1] == 'x' && all_chars(s + 2, "0123456789abcdefABCDEF")) return T_INT;
   if (s[0] == '0' && s[1] == 'o' && all_chars(s + 2, "01234567")) return T_INT;
   const char *p = s;

@@ -69,7 +69,8 @@ static void primary_tokens(const char *ident, cx__buf *out) {
 }
 
 /* Identifiers mentioned in prose ("ISO 27001", "Article 32") as one more
- * line of compact tokens, so that the tokens a query makes of them match. */
+ * line of compact tokens, so that the tokens a query makes of them match.
+ * text may be b's own bytes: they are all read before b grows. */
 static void add_idents_of(cx__buf *b, const char *text) {
   cx__buf t;
   cx__buf_init(&t);
@@ -96,11 +97,7 @@ void cx__fts_doc_build(const cx_card *card, cx__fts_doc *doc) {
   add_text(&doc->question, card->query);
   if (card->title && card->query && strcmp(card->title, card->query) != 0)
     add_text(&doc->question, card->title);
-  cx__buf qtext;
-  cx__buf_init(&qtext);
-  cx__buf_puts(&qtext, doc->question.p ? doc->question.p : "");
-  add_idents_of(&doc->question, qtext.p);
-  cx__buf_destroy(&qtext);
+  add_idents_of(&doc->question, doc->question.p ? doc->question.p : "");
 
   add_text(&doc->tags, card->id);
   cx__ident_tokens(card->id, &doc->tags);
@@ -119,11 +116,7 @@ void cx__fts_doc_build(const cx_card *card, cx__fts_doc *doc) {
     if (strcasecmp(s->name, "Sources") == 0) add_text(&doc->sources, s->text);
     else add_text(&doc->answer, s->text);
   }
-  cx__buf atext;
-  cx__buf_init(&atext);
-  cx__buf_puts(&atext, doc->answer.p ? doc->answer.p : "");
-  add_idents_of(&doc->answer, atext.p);
-  cx__buf_destroy(&atext);
+  add_idents_of(&doc->answer, doc->answer.p ? doc->answer.p : "");
   for (size_t i = 0; i < card->nsources; i++) {
     add_text(&doc->sources, card->sources[i].title);
     add_text(&doc->sources, card->sources[i].id);

@@ -76,7 +76,8 @@ void cx_hash_hex(const void *data, size_t len, char out[17]) {
     h ^= p[i];
     h *= 1099511628211ULL;
   }
-  snprintf(out, 17, "%016llx", (unsigned long long)h);
+  for (int i = 15; i >= 0; i--, h >>= 4) out[i] = "0123456789abcdef"[h & 15]; /* "%016llx" */
+  out[16] = '\0';
 }
 
 int64_t cx__now_us(void) {
