@@ -251,7 +251,7 @@ static int card_id_shape(const char *s, size_t n) {
 /* The links alone are malloc'd, not in the card's arena: cx_check takes them
  * from the card it checked (check.c) and frees them itself. */
 static void find_links(const char *s, size_t n, cx_card *card) {
-  json_t *seen = json_object(); /* a set: a hostile card may hold 100k ids */
+  json_t *seen = NULL; /* a set once there are many: a hostile card may hold 100k ids */
   for (size_t i = 0; i + 4 < n; i++) {
     const char *open = memchr(s + i, '(', n - 4 - i);
     if (open == NULL) break;
@@ -274,12 +274,20 @@ static void find_links(const char *s, size_t n, cx_card *card) {
       int qualified = t < end && (s[t] == ':' || s[t] == '/'); /* "ISO27001:2022" */
       if (!qualified && card_id_shape(s + k, te - k)) {
         char *id = cx_xstrndup(s + k, te - k);
-        if (json_object_get(seen, id) == NULL && !(card->id && strcmp(card->id, id) == 0)) {
-          json_object_set_new(seen, id, json_true());
-          cx__strv_take(NULL, &card->links, id);
-        } else {
-          free(id);
+        int dup = card->id && strcmp(card->id, id) == 0;
+        if (!dup && seen == NULL && card->links.n < 16) { /* a card has a few: scan them */
+          dup = cx__strv_contains(&card->links, id);
+        } else if (!dup) {
+          if (seen == NULL) {
+            seen = json_object();
+            for (size_t x = 0; x < card->links.n; x++)
+              json_object_set_new(seen, card->links.v[x], json_true());
+          }
+          dup = json_object_get(seen, id) != NULL;
+          if (!dup) json_object_set_new(seen, id, json_true());
         }
+        if (dup) free(id);
+        else cx__strv_take(NULL, &card->links, id);
       }
       k = t;
     }
