@@ -403,12 +403,15 @@ struct cx__term_counter {
   cx__doc_terms *dt;
   const char *text;
   int col;
+  int prev_end; /* of the column's last token, for the token stream */
   cx__buf word;
 };
 
 cx__term_counter *cx__term_counter_new(cx_err *err) {
-  static const char *porter_args[] = {"unicode61", "remove_diacritics", "2"};
-  static const char *plain_args[] = {"remove_diacritics", "2"};
+  /* The fts table's tokenizer (porter), and the one it stems the tokens of
+   * (its first argument: unicode61 with the rest) for the unstemmed words. */
+  cx__tok_spec spec;
+  cx__fts_tokenizer_spec(&spec);
   cx__term_counter *tc = cx_xcalloc(1, sizeof *tc);
   void *pud, *uud;
   fts5_api *api = NULL;
@@ -420,10 +423,11 @@ cx__term_counter *cx__term_counter_new(cx_err *err) {
     sqlite3_step(st);
   }
   sqlite3_finalize(st);
-  if (api == NULL || api->xFindTokenizer(api, "porter", &pud, &tc->porter_api) != SQLITE_OK ||
-      api->xFindTokenizer(api, "unicode61", &uud, &tc->plain_api) != SQLITE_OK ||
-      tc->porter_api.xCreate(pud, porter_args, 3, &tc->porter) != SQLITE_OK ||
-      tc->plain_api.xCreate(uud, plain_args, 2, &tc->plain) != SQLITE_OK) {
+  if (api == NULL || spec.argc < 2 ||
+      api->xFindTokenizer(api, spec.argv[0], &pud, &tc->porter_api) != SQLITE_OK ||
+      api->xFindTokenizer(api, spec.argv[1], &uud, &tc->plain_api) != SQLITE_OK ||
+      tc->porter_api.xCreate(pud, spec.argv + 1, spec.argc - 1, &tc->porter) != SQLITE_OK ||
+      tc->plain_api.xCreate(uud, spec.argv + 2, spec.argc - 2, &tc->plain) != SQLITE_OK) {
     cx_err_set(err, CX_ESQLITE, "", "cannot create the FTS5 tokenizers (is this SQLite built "
                "with FTS5?)");
     cx__term_counter_free(tc);
@@ -449,9 +453,51 @@ void cx__term_counter_free(cx__term_counter *tc) {
 
 void cx__doc_terms_destroy(cx__doc_terms *dt) {
   cx__buf_destroy(&dt->text);
+  cx__buf_destroy(&dt->toks);
   free(dt->terms);
   free(dt->words);
   memset(dt, 0, sizeof *dt);
+}
+
+void cx__doc_terms_take_tokens(cx__doc_terms *dt, cx__fts_toks *out) {
+  memcpy(out->end, dt->tokend, sizeof out->end);
+  if (dt->toks_bad) {
+    cx__buf_destroy(&dt->toks);
+    out->p = NULL;
+    return;
+  }
+  /* An empty stream still replays: four texts without a token. */
+  if (dt->toks.p == NULL) cx__buf_reserve(&dt->toks, 0);
+  out->p = (unsigned char *)cx__buf_detach(&dt->toks);
+}
+
+static unsigned char *put_tokvar(unsigned char *p, uint32_t v) {
+  while (v >= 0x80) {
+    *p++ = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = (unsigned char)v;
+  return p;
+}
+
+/* Appends one token to the column's stream (the encoding of cx__fts_toks). */
+static void record_token(cx__term_counter *tc, int flags, const char *tok, int n, int start,
+                         int end) {
+  cx__doc_terms *dt = tc->dt;
+  if ((flags & ~FTS5_TOKEN_COLOCATED) || n < 0 || start < 0 || end < start) {
+    dt->toks_bad = 1;
+    return;
+  }
+  cx__buf *b = &dt->toks;
+  if (b->n + (size_t)n + 16 > b->cap) cx__buf_reserve(b, (size_t)n + 16);
+  unsigned char *p = (unsigned char *)b->p + b->n;
+  int64_t gap = (int64_t)start - tc->prev_end;
+  p = put_tokvar(p, (uint32_t)n << 1 | (uint32_t)(flags & FTS5_TOKEN_COLOCATED));
+  p = put_tokvar(p, gap >= 0 ? (uint32_t)gap << 1 : (uint32_t)(-gap) << 1 | 1);
+  p = put_tokvar(p, (uint32_t)(end - start));
+  memcpy(p, tok, (size_t)n);
+  b->n = (size_t)(p + n - (unsigned char *)b->p);
+  tc->prev_end = end;
 }
 
 /* Appends s and a NUL to dt->text; its offset. */
@@ -493,6 +539,7 @@ static int plain_cb(void *ctx, int flags, const char *tok, int n, int start, int
 static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int end) {
   cx__term_counter *tc = ctx;
   cx__doc_terms *dt = tc->dt;
+  record_token(tc, flags, tok, n, start, end);
   if (flags & FTS5_TOKEN_COLOCATED) return SQLITE_OK;
   dt->len[tc->col]++;
   /* The term (porter stem) and its frequency in this column. */
@@ -570,12 +617,19 @@ void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cons
   memset(dt, 0, sizeof *dt);
   cx__buf_init(&dt->text);
   tc->dt = dt;
+  cx__buf_init(&dt->toks);
   for (int c = 0; c < 4; c++) {
-    if (col[c] == NULL || col[c][0] == '\0') continue;
-    tc->col = c;
-    tc->text = col[c];
-    tc->porter_api.xTokenize(tc->porter, tc, FTS5_TOKENIZE_DOCUMENT, col[c],
-                             (int)(len ? len[c] : strlen(col[c])), count_cb);
+    if (col[c] != NULL && col[c][0] != '\0') {
+      tc->col = c;
+      tc->text = col[c];
+      tc->prev_end = 0;
+      if (tc->porter_api.xTokenize(tc->porter, tc, FTS5_TOKENIZE_DOCUMENT, col[c],
+                                   (int)(len ? len[c] : strlen(col[c])), count_cb) != SQLITE_OK)
+        dt->toks_bad = 1;
+    } else if (col[c] != NULL && len && len[c] > 0) {
+      dt->toks_bad = 1; /* bytes after a NUL, which FTS5 would tokenize */
+    }
+    dt->tokend[c] = (uint32_t)dt->toks.n;
   }
   memset(tc->tslot, 0, tc->tcap * sizeof *tc->tslot);
   memset(tc->wslot, 0, tc->wcap * sizeof *tc->wslot);

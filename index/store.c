@@ -91,6 +91,7 @@ typedef struct fts_row {
   int64_t rowid;
   char *col[4];
   size_t len[4]; /* known: sqlite3_bind_text need not strlen multi-KB texts again */
+  cx__fts_toks toks; /* the parser's tokens of col, replayed to FTS5 (fts_replay.c) */
 } fts_row;
 
 struct cx__store {
@@ -104,6 +105,7 @@ struct cx__store {
   sqlite3_stmt *lists[L_COUNT][ROWS_PER_STMT + 1]; /* by row count, prepared on first use */
   cx__postings_acc *acc;  /* every card's term counts, for cx_postings and cx_words */
   cx__term_counter *tc;   /* for a copied card the parser thread could not count */
+  cx__fts_replay *replay; /* owned by db; NULL: FTS5 tokenizes the texts itself */
 };
 
 void cx__utc_now(char out[32]) {
@@ -228,6 +230,7 @@ int cx__store_open(const char *out_path, const char *old_path, cx__store **out, 
     cx__store_abort(st);
     return code;
   }
+  st->replay = cx__fts_replay_install(st->db); /* before the schema makes the fts table */
   /* A crash leaves garbage only in the temp file (CX__BUILD_PRAGMAS). */
   char *msg = NULL;
   if (sqlite3_exec(st->db, CX__BUILD_PRAGMAS, NULL, NULL, &msg) != SQLITE_OK ||
@@ -398,8 +401,10 @@ static int run(cx__store *st, int which, cx_err *err) {
 }
 
 static void batch_clear(cx__store *st) {
-  for (size_t i = 0; i < st->nbatch; i++)
+  for (size_t i = 0; i < st->nbatch; i++) {
     for (int c = 0; c < 4; c++) free(st->batch[i].col[c]);
+    free(st->batch[i].toks.p);
+  }
   st->nbatch = st->batch_bytes = 0;
 }
 
@@ -407,18 +412,21 @@ static int batch_flush(cx__store *st, cx_err *err) {
   sqlite3_stmt *s = st->stmt[S_FTS];
   int rc = 0;
   for (size_t i = 0; i < st->nbatch && rc == 0; i++) {
-    sqlite3_bind_int64(s, 1, st->batch[i].rowid);
+    fts_row *r = &st->batch[i];
+    sqlite3_bind_int64(s, 1, r->rowid);
     for (int c = 0; c < 4; c++)
-      sqlite3_bind_text(s, 2 + c, st->batch[i].col[c], (int)st->batch[i].len[c], SQLITE_STATIC);
+      sqlite3_bind_text(s, 2 + c, r->col[c], (int)r->len[c], SQLITE_STATIC);
+    cx__fts_replay_arm(st->replay, (const char *const *)r->col, r->len, &r->toks);
     rc = run(st, S_FTS, err);
+    cx__fts_replay_disarm(st->replay);
   }
   batch_clear(st);
   return rc;
 }
 
-/* Takes the four column texts (malloc'd), of lengths len. */
+/* Takes the four column texts (malloc'd), of lengths len, and their tokens. */
 static int batch_add(cx__store *st, int64_t rowid, char *col[4], const size_t len[4],
-                     cx_err *err) {
+                     const cx__fts_toks *toks, cx_err *err) {
   if (st->nbatch == st->capbatch) {
     st->capbatch = st->capbatch ? st->capbatch * 2 : 256;
     st->batch = cx_xrealloc(st->batch, st->capbatch * sizeof *st->batch);
@@ -430,6 +438,7 @@ static int batch_add(cx__store *st, int64_t rowid, char *col[4], const size_t le
     r->len[c] = len[c];
     st->batch_bytes += len[c];
   }
+  r->toks = *toks;
   return st->batch_bytes >= FTS_BATCH_BYTES ? batch_flush(st, err) : 0;
 }
 
@@ -466,8 +475,10 @@ static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
     it->has_terms = 1;
   }
   cx__postings_acc_add(st->acc, row, &it->terms);
+  cx__fts_toks toks;
+  cx__doc_terms_take_tokens(&it->terms, &toks);
   st->ncards = row;
-  return batch_add(st, row, col, len, err);
+  return batch_add(st, row, col, len, &toks, err);
 }
 
 /* ---- a card's list rows, a multi-row INSERT per table ----
