@@ -618,15 +618,23 @@ void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cons
   cx__buf_init(&dt->text);
   tc->dt = dt;
   cx__buf_init(&dt->toks);
+  /* A token's record is about as long as its text (the stem, 3 bytes of
+   * varints, the separator it replaces): one allocation for most cards. */
+  size_t n[4], total = 64;
+  for (int c = 0; c < 4; c++) {
+    n[c] = col[c] == NULL ? 0 : len ? len[c] : strlen(col[c]);
+    total += n[c];
+  }
+  cx__buf_reserve(&dt->toks, total + total / 4);
   for (int c = 0; c < 4; c++) {
     if (col[c] != NULL && col[c][0] != '\0') {
       tc->col = c;
       tc->text = col[c];
       tc->prev_end = 0;
       if (tc->porter_api.xTokenize(tc->porter, tc, FTS5_TOKENIZE_DOCUMENT, col[c],
-                                   (int)(len ? len[c] : strlen(col[c])), count_cb) != SQLITE_OK)
+                                   (int)n[c], count_cb) != SQLITE_OK)
         dt->toks_bad = 1;
-    } else if (col[c] != NULL && len && len[c] > 0) {
+    } else if (n[c] > 0) {
       dt->toks_bad = 1; /* bytes after a NUL, which FTS5 would tokenize */
     }
     dt->tokend[c] = (uint32_t)dt->toks.n;
