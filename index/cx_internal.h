@@ -191,6 +191,12 @@ void cx__fts_tokenizer_spec(cx__tok_spec *s);
 typedef struct cx__term_counter cx__term_counter;
 cx__term_counter *cx__term_counter_new(cx_err *err);
 void cx__term_counter_free(cx__term_counter *tc);
+/* From now on a word goes into a card's words (cx__doc_terms) only the first
+ * time this counter meets it, in any card: for a caller whose every counted
+ * card reaches the same accumulator (cx__postings_acc_add), where cx_words
+ * needs each word once. Not when a counted card may be dropped after (a
+ * keep-going build's duplicate ids): its words would be missing. */
+void cx__term_counter_words_once(cx__term_counter *tc);
 /* Counts the four FTS column texts of one card into dt (initialised here).
  * len: their lengths, or NULL to measure them. */
 void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], const size_t len[4],

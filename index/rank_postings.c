@@ -405,7 +405,48 @@ struct cx__term_counter {
   int col;
   int prev_end; /* of the column's last token, for the token stream */
   cx__buf word;
+  int once; /* cx__term_counter_words_once */
+  /* With once: every word this counter has put
+   * in a card's words, across cards (hash << 32 | offset + 1 into seen_text).
+   * cx_words needs each word once, not once per card: after the first
+   * thousand cards nearly every word is known, and the writer's merge
+   * (cx__postings_acc_add) no longer looks each one up again. */
+  uint64_t *seen;
+  size_t seen_cap, seen_n;
+  cx__buf seen_text;
 };
+
+/* Whether the word w (n bytes, hash h) was seen before; adds it if not. */
+static int seen_word(cx__term_counter *tc, const char *w, size_t n, uint32_t h) {
+  if ((tc->seen_n + 1) * 2 > tc->seen_cap) {
+    size_t cap = tc->seen_cap ? tc->seen_cap * 2 : 4096;
+    uint64_t *v = cx_xcalloc(cap, sizeof *v);
+    for (size_t i = 0; i < tc->seen_cap; i++) {
+      uint64_t e = tc->seen[i];
+      if (e == 0) continue;
+      size_t j = (e >> 32) & (cap - 1);
+      while (v[j]) j = (j + 1) & (cap - 1);
+      v[j] = e;
+    }
+    free(tc->seen);
+    tc->seen = v;
+    tc->seen_cap = cap;
+  }
+  size_t j = h & (tc->seen_cap - 1);
+  for (;; j = (j + 1) & (tc->seen_cap - 1)) {
+    uint64_t e = tc->seen[j];
+    if (e == 0) break;
+    if ((uint32_t)(e >> 32) != h) continue;
+    const char *x = tc->seen_text.p + (uint32_t)e - 1; /* length byte, then the word */
+    if ((unsigned char)x[0] == n && memcmp(x + 1, w, n) == 0) return 1;
+  }
+  uint32_t off = (uint32_t)tc->seen_text.n;
+  cx__buf_putc(&tc->seen_text, (char)n); /* words are 2 to 32 bytes */
+  cx__buf_add(&tc->seen_text, w, n);
+  tc->seen[j] = (uint64_t)h << 32 | (off + 1);
+  tc->seen_n++;
+  return 0;
+}
 
 cx__term_counter *cx__term_counter_new(cx_err *err) {
   /* The fts table's tokenizer (porter), and the one it stems the tokens of
@@ -448,7 +489,14 @@ void cx__term_counter_free(cx__term_counter *tc) {
   free(tc->tslot);
   free(tc->wslot);
   cx__buf_destroy(&tc->word);
+  free(tc->seen);
+  cx__buf_destroy(&tc->seen_text);
   free(tc);
+}
+
+void cx__term_counter_words_once(cx__term_counter *tc) {
+  tc->once = 1;
+  cx__buf_init(&tc->seen_text);
 }
 
 void cx__doc_terms_destroy(cx__doc_terms *dt) {
@@ -590,6 +638,13 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
   if (w->n < 2 || w->n > 32) return SQLITE_OK;
   /* Most words are their own stem: the term's hash is the word's. */
   if (w->n != (size_t)n || memcmp(w->p, tok, (size_t)n) != 0) h = hash32(w->p, w->n);
+  if (tc->once) {
+    /* Seen before, in this card or an earlier one: not a word to add; else
+     * new to this card too (the per-card lookup below is implied). */
+    if (seen_word(tc, w->p, w->n, h)) return SQLITE_OK;
+    j = 0;
+    goto add;
+  }
   for (j = h & (tc->wcap - 1);; j = (j + 1) & (tc->wcap - 1)) {
     uint32_t s = tc->wslot[j];
     if (s == 0) break;
@@ -597,6 +652,7 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
     if (x->hash == h && x->len == w->n && memcmp(dt->text.p + x->off, w->p, w->n) == 0)
       return SQLITE_OK;
   }
+add:
   if (dt->nwords == dt->capwords) {
     dt->capwords = dt->capwords ? dt->capwords * 2 : 128;
     dt->words = cx_xrealloc(dt->words, dt->capwords * sizeof *dt->words);
@@ -606,6 +662,7 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
   x->len = (uint32_t)w->n;
   x->off = dt_str(dt, w->p, w->n);
   x->stem = ti;
+  if (tc->once) return SQLITE_OK;
   tc->wslot[j] = (uint32_t)dt->nwords;
   if (dt->nwords * 2 > tc->wcap)
     regrow(&tc->wslot, &tc->wcap, dt->words, sizeof *dt->words, offsetof(cx__word_stem, hash));
