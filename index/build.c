@@ -442,8 +442,10 @@ int cx__pipeline_run(const cx__pipeline *p) {
   ps.tls = cx_xcalloc((size_t)threads + 1, sizeof *ps.tls);
   int rc = 0;
   if (p->count_terms)
-    for (int t = 0; t <= threads && rc == 0; t++)
+    for (int t = 0; t <= threads && rc == 0; t++) {
       if ((ps.tls[t].tc = cx__term_counter_new(NULL)) == NULL) rc = CX_ESQLITE;
+      else if (!p->opts->keep_going) cx__term_counter_words_once(ps.tls[t].tc);
+    }
   int started = 0;
   for (int t = 0; t < threads && n > 0 && rc == 0; t++) {
     args[t] = (worker_arg){&ps, &ps.tls[t]};

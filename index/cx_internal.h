@@ -54,6 +54,10 @@ int64_t cx__now_us(void);
  * connection inserts nothing else, so only this size decides where a segment
  * ends). Only a build writes. */
 #define CX__FTS_HASHSIZE "8388608"
+/* The fts table's tokenizer: its name, then its arguments, space-separated
+ * (no quoting). The parser threads' term counter creates the same one from
+ * this string, so its tokens are the index's. */
+#define CX__FTS_TOKENIZER "porter unicode61 remove_diacritics 2"
 #define CX__SCHEMA_SQL                                                        \
   "PRAGMA page_size=" CX__PAGE_SIZE ";"                                       \
   "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"        \
@@ -103,7 +107,7 @@ int64_t cx__now_us(void);
  * hashsize setting is stored in fts_config, so it arrives with the copy. */
 #define CX__FTS_ARGS                                                          \
   "question, tags, answer, sources,"                                          \
-  "  tokenize='porter unicode61 remove_diacritics 2', prefix='2 3'"
+  "  tokenize='" CX__FTS_TOKENIZER "', prefix='2 3'"
 #define CX__FTS_SQL "CREATE VIRTUAL TABLE fts USING fts5(" CX__FTS_ARGS ");"
 #define CX__FTS_HASHSIZE_SQL                                                  \
   "INSERT INTO fts(fts, rank) VALUES('hashsize', " CX__FTS_HASHSIZE ");"
@@ -158,6 +162,16 @@ typedef struct cx__word_stem {
   uint32_t off, hash, len; /* word text at text.p + off, len bytes (and a NUL) */
   uint32_t stem;           /* index in terms */
 } cx__word_stem;
+/* The tokens FTS5's tokenizer emitted for the four columns, in order, so that
+ * the writer's FTS5 INSERT can replay them instead of tokenizing the texts a
+ * second time (fts_replay.c). Per token: varint n << 1 | colocated, varint
+ * zigzag(start - previous token's end), varint end - start, n token bytes.
+ * Column c's tokens are p[c ? end[c - 1] : 0, end[c]). p NULL: not recorded. */
+typedef struct cx__fts_toks {
+  unsigned char *p; /* malloc'd */
+  uint32_t end[4];
+} cx__fts_toks;
+
 typedef struct cx__doc_terms {
   cx__buf text; /* the terms and words, each NUL-terminated */
   cx__term_tf *terms;
@@ -165,18 +179,62 @@ typedef struct cx__doc_terms {
   cx__word_stem *words;
   size_t nwords, capwords;
   int len[4];
+  cx__buf toks;        /* the token streams (cx__fts_toks), back to back */
+  uint32_t tokend[4];
+  int toks_bad;        /* a token the encoding cannot hold: nothing to replay */
 } cx__doc_terms;
 void cx__doc_terms_destroy(cx__doc_terms *dt);
+/* Hands dt's token streams over to *out (out->p NULL when there are none);
+ * the caller frees out->p. */
+void cx__doc_terms_take_tokens(cx__doc_terms *dt, cx__fts_toks *out);
+
+/* CX__FTS_TOKENIZER split into words: argv[0] the tokenizer's name, then its
+ * arguments. */
+typedef struct cx__tok_spec {
+  char buf[64];
+  const char *argv[8];
+  int argc;
+} cx__tok_spec;
+void cx__fts_tokenizer_spec(cx__tok_spec *s);
 
 /* A parser thread's tokenizers (one per thread: FTS5 tokenizer instances
  * are not shared) and its scratch tables. new/free. */
 typedef struct cx__term_counter cx__term_counter;
 cx__term_counter *cx__term_counter_new(cx_err *err);
 void cx__term_counter_free(cx__term_counter *tc);
+/* From now on a word goes into a card's words (cx__doc_terms) only the first
+ * time this counter meets it, in any card: for a caller whose every counted
+ * card reaches the same accumulator (cx__postings_acc_add), where cx_words
+ * needs each word once. Not when a counted card may be dropped after (a
+ * keep-going build's duplicate ids): its words would be missing. */
+void cx__term_counter_words_once(cx__term_counter *tc);
 /* Counts the four FTS column texts of one card into dt (initialised here).
  * len: their lengths, or NULL to measure them. */
 void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], const size_t len[4],
                             cx__doc_terms *dt);
+
+/* The FTS-inserting connection's replay of the parser threads' tokens
+ * (fts_replay.c). install registers, on db only, a tokenizer under the fts
+ * table's tokenizer name that FTS5 finds before the built-in one (it looks
+ * tokenizers up newest first); it must run before the connection first
+ * touches the fts table, whose tokenizer instance is made then. It tokenizes
+ * exactly as the built-in does, by calling it, except while armed: then a
+ * document text equal to one of the armed row's column texts gets that
+ * column's recorded tokens. The index file still names the standard
+ * tokenizer. Returns NULL (nothing installed; inserts tokenize as before)
+ * when FTS5 is missing or the environment sets CARDEX_TEST_NO_FTS_REPLAY (for
+ * tests that compare builds with and without it). The replay belongs to db
+ * and is freed when db closes. */
+typedef struct cx__fts_replay cx__fts_replay;
+cx__fts_replay *cx__fts_replay_install(struct sqlite3 *db);
+/* Arms r (NULL: no-op) for one FTS row: its four column texts (len bytes
+ * each) and their recorded tokens (toks->p NULL: nothing to replay), all
+ * borrowed until disarm. Arm before stepping the INSERT, disarm after. */
+void cx__fts_replay_arm(cx__fts_replay *r, const char *const col[4], const size_t len[4],
+                        const cx__fts_toks *toks);
+void cx__fts_replay_disarm(cx__fts_replay *r);
+/* Column texts replayed so far by every replay of this process (for tests). */
+uint64_t cx__fts_replay_count(void);
 
 /* The writer's side: every card's counts, merged in memory in rowid order,
  * then written as cx_postings and cx_words by cx__engine_post_build_from

@@ -410,12 +410,56 @@ struct cx__term_counter {
   cx__doc_terms *dt;
   const char *text;
   int col;
+  int prev_end; /* of the column's last token, for the token stream */
   cx__buf word;
+  int once; /* cx__term_counter_words_once */
+  /* With once: every word this counter has put
+   * in a card's words, across cards (hash << 32 | offset + 1 into seen_text).
+   * cx_words needs each word once, not once per card: after the first
+   * thousand cards nearly every word is known, and the writer's merge
+   * (cx__postings_acc_add) no longer looks each one up again. */
+  uint64_t *seen;
+  size_t seen_cap, seen_n;
+  cx__buf seen_text;
 };
 
+/* Whether the word w (n bytes, hash h) was seen before; adds it if not. */
+static int seen_word(cx__term_counter *tc, const char *w, size_t n, uint32_t h) {
+  if ((tc->seen_n + 1) * 2 > tc->seen_cap) {
+    size_t cap = tc->seen_cap ? tc->seen_cap * 2 : 4096;
+    uint64_t *v = cx_xcalloc(cap, sizeof *v);
+    for (size_t i = 0; i < tc->seen_cap; i++) {
+      uint64_t e = tc->seen[i];
+      if (e == 0) continue;
+      size_t j = (e >> 32) & (cap - 1);
+      while (v[j]) j = (j + 1) & (cap - 1);
+      v[j] = e;
+    }
+    free(tc->seen);
+    tc->seen = v;
+    tc->seen_cap = cap;
+  }
+  size_t j = h & (tc->seen_cap - 1);
+  for (;; j = (j + 1) & (tc->seen_cap - 1)) {
+    uint64_t e = tc->seen[j];
+    if (e == 0) break;
+    if ((uint32_t)(e >> 32) != h) continue;
+    const char *x = tc->seen_text.p + (uint32_t)e - 1; /* length byte, then the word */
+    if ((unsigned char)x[0] == n && memcmp(x + 1, w, n) == 0) return 1;
+  }
+  uint32_t off = (uint32_t)tc->seen_text.n;
+  cx__buf_putc(&tc->seen_text, (char)n); /* words are 2 to 32 bytes */
+  cx__buf_add(&tc->seen_text, w, n);
+  tc->seen[j] = (uint64_t)h << 32 | (off + 1);
+  tc->seen_n++;
+  return 0;
+}
+
 cx__term_counter *cx__term_counter_new(cx_err *err) {
-  static const char *porter_args[] = {"unicode61", "remove_diacritics", "2"};
-  static const char *plain_args[] = {"remove_diacritics", "2"};
+  /* The fts table's tokenizer (porter), and the one it stems the tokens of
+   * (its first argument: unicode61 with the rest) for the unstemmed words. */
+  cx__tok_spec spec;
+  cx__fts_tokenizer_spec(&spec);
   cx__term_counter *tc = cx_xcalloc(1, sizeof *tc);
   void *pud, *uud;
   fts5_api *api = NULL;
@@ -427,10 +471,11 @@ cx__term_counter *cx__term_counter_new(cx_err *err) {
     sqlite3_step(st);
   }
   sqlite3_finalize(st);
-  if (api == NULL || api->xFindTokenizer(api, "porter", &pud, &tc->porter_api) != SQLITE_OK ||
-      api->xFindTokenizer(api, "unicode61", &uud, &tc->plain_api) != SQLITE_OK ||
-      tc->porter_api.xCreate(pud, porter_args, 3, &tc->porter) != SQLITE_OK ||
-      tc->plain_api.xCreate(uud, plain_args, 2, &tc->plain) != SQLITE_OK) {
+  if (api == NULL || spec.argc < 2 ||
+      api->xFindTokenizer(api, spec.argv[0], &pud, &tc->porter_api) != SQLITE_OK ||
+      api->xFindTokenizer(api, spec.argv[1], &uud, &tc->plain_api) != SQLITE_OK ||
+      tc->porter_api.xCreate(pud, spec.argv + 1, spec.argc - 1, &tc->porter) != SQLITE_OK ||
+      tc->plain_api.xCreate(uud, spec.argv + 2, spec.argc - 2, &tc->plain) != SQLITE_OK) {
     cx_err_set(err, CX_ESQLITE, "", "cannot create the FTS5 tokenizers (is this SQLite built "
                "with FTS5?)");
     cx__term_counter_free(tc);
@@ -451,14 +496,63 @@ void cx__term_counter_free(cx__term_counter *tc) {
   free(tc->tslot);
   free(tc->wslot);
   cx__buf_destroy(&tc->word);
+  free(tc->seen);
+  cx__buf_destroy(&tc->seen_text);
   free(tc);
+}
+
+void cx__term_counter_words_once(cx__term_counter *tc) {
+  tc->once = 1;
+  cx__buf_init(&tc->seen_text);
 }
 
 void cx__doc_terms_destroy(cx__doc_terms *dt) {
   cx__buf_destroy(&dt->text);
+  cx__buf_destroy(&dt->toks);
   free(dt->terms);
   free(dt->words);
   memset(dt, 0, sizeof *dt);
+}
+
+void cx__doc_terms_take_tokens(cx__doc_terms *dt, cx__fts_toks *out) {
+  memcpy(out->end, dt->tokend, sizeof out->end);
+  if (dt->toks_bad) {
+    cx__buf_destroy(&dt->toks);
+    out->p = NULL;
+    return;
+  }
+  /* An empty stream still replays: four texts without a token. */
+  if (dt->toks.p == NULL) cx__buf_reserve(&dt->toks, 0);
+  out->p = (unsigned char *)cx__buf_detach(&dt->toks);
+}
+
+static unsigned char *put_tokvar(unsigned char *p, uint32_t v) {
+  while (v >= 0x80) {
+    *p++ = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = (unsigned char)v;
+  return p;
+}
+
+/* Appends one token to the column's stream (the encoding of cx__fts_toks). */
+static void record_token(cx__term_counter *tc, int flags, const char *tok, int n, int start,
+                         int end) {
+  cx__doc_terms *dt = tc->dt;
+  if ((flags & ~FTS5_TOKEN_COLOCATED) || n < 0 || start < 0 || end < start) {
+    dt->toks_bad = 1;
+    return;
+  }
+  cx__buf *b = &dt->toks;
+  if (b->n + (size_t)n + 16 > b->cap) cx__buf_reserve(b, (size_t)n + 16);
+  unsigned char *p = (unsigned char *)b->p + b->n;
+  int64_t gap = (int64_t)start - tc->prev_end;
+  p = put_tokvar(p, (uint32_t)n << 1 | (uint32_t)(flags & FTS5_TOKEN_COLOCATED));
+  p = put_tokvar(p, gap >= 0 ? (uint32_t)gap << 1 : (uint32_t)(-gap) << 1 | 1);
+  p = put_tokvar(p, (uint32_t)(end - start));
+  memcpy(p, tok, (size_t)n);
+  b->n = (size_t)(p + n - (unsigned char *)b->p);
+  tc->prev_end = end;
 }
 
 /* Appends s and a NUL to dt->text; its offset. */
@@ -500,6 +594,7 @@ static int plain_cb(void *ctx, int flags, const char *tok, int n, int start, int
 static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int end) {
   cx__term_counter *tc = ctx;
   cx__doc_terms *dt = tc->dt;
+  record_token(tc, flags, tok, n, start, end);
   if (flags & FTS5_TOKEN_COLOCATED) return SQLITE_OK;
   dt->len[tc->col]++;
   /* The term (porter stem) and its frequency in this column. */
@@ -550,6 +645,13 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
   if (w->n < 2 || w->n > 32) return SQLITE_OK;
   /* Most words are their own stem: the term's hash is the word's. */
   if (w->n != (size_t)n || memcmp(w->p, tok, (size_t)n) != 0) h = hash32(w->p, w->n);
+  if (tc->once) {
+    /* Seen before, in this card or an earlier one: not a word to add; else
+     * new to this card too (the per-card lookup below is implied). */
+    if (seen_word(tc, w->p, w->n, h)) return SQLITE_OK;
+    j = 0;
+    goto add;
+  }
   for (j = h & (tc->wcap - 1);; j = (j + 1) & (tc->wcap - 1)) {
     uint32_t s = tc->wslot[j];
     if (s == 0) break;
@@ -557,6 +659,7 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
     if (x->hash == h && x->len == w->n && memcmp(dt->text.p + x->off, w->p, w->n) == 0)
       return SQLITE_OK;
   }
+add:
   if (dt->nwords == dt->capwords) {
     dt->capwords = dt->capwords ? dt->capwords * 2 : 128;
     dt->words = cx_xrealloc(dt->words, dt->capwords * sizeof *dt->words);
@@ -566,6 +669,7 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
   x->len = (uint32_t)w->n;
   x->off = dt_str(dt, w->p, w->n);
   x->stem = ti;
+  if (tc->once) return SQLITE_OK;
   tc->wslot[j] = (uint32_t)dt->nwords;
   if (dt->nwords * 2 > tc->wcap)
     regrow(&tc->wslot, &tc->wcap, dt->words, sizeof *dt->words, offsetof(cx__word_stem, hash));
@@ -577,12 +681,27 @@ void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cons
   memset(dt, 0, sizeof *dt);
   cx__buf_init(&dt->text);
   tc->dt = dt;
+  cx__buf_init(&dt->toks);
+  /* A token's record is about as long as its text (the stem, 3 bytes of
+   * varints, the separator it replaces): one allocation for most cards. */
+  size_t n[4], total = 64;
   for (int c = 0; c < 4; c++) {
-    if (col[c] == NULL || col[c][0] == '\0') continue;
-    tc->col = c;
-    tc->text = col[c];
-    tc->porter_api.xTokenize(tc->porter, tc, FTS5_TOKENIZE_DOCUMENT, col[c],
-                             (int)(len ? len[c] : strlen(col[c])), count_cb);
+    n[c] = col[c] == NULL ? 0 : len ? len[c] : strlen(col[c]);
+    total += n[c];
+  }
+  cx__buf_reserve(&dt->toks, total + total / 4);
+  for (int c = 0; c < 4; c++) {
+    if (col[c] != NULL && col[c][0] != '\0') {
+      tc->col = c;
+      tc->text = col[c];
+      tc->prev_end = 0;
+      if (tc->porter_api.xTokenize(tc->porter, tc, FTS5_TOKENIZE_DOCUMENT, col[c],
+                                   (int)n[c], count_cb) != SQLITE_OK)
+        dt->toks_bad = 1;
+    } else if (n[c] > 0) {
+      dt->toks_bad = 1; /* bytes after a NUL, which FTS5 would tokenize */
+    }
+    dt->tokend[c] = (uint32_t)dt->toks.n;
   }
   memset(tc->tslot, 0, tc->tcap * sizeof *tc->tslot);
   memset(tc->wslot, 0, tc->wcap * sizeof *tc->wslot);

@@ -103,6 +103,7 @@ typedef struct fts_row {
   int64_t rowid;
   char *col[4];
   size_t len[4]; /* known: sqlite3_bind_text need not strlen multi-KB texts again */
+  cx__fts_toks toks; /* the parser's tokens of col, replayed to FTS5 (fts_replay.c) */
 } fts_row;
 
 typedef struct fts_batch {
@@ -114,6 +115,7 @@ typedef struct fts_batch {
 typedef struct fts_thread {
   char *path;               /* the scratch database */
   sqlite3 *db;              /* the FTS thread's own (fts_open) */
+  cx__fts_replay *replay;   /* owned by db; NULL: FTS5 tokenizes the texts itself */
   sqlite3_stmt *ins;
   pthread_t thread;
   int running;              /* started, not joined */
@@ -450,8 +452,10 @@ static int run(cx__store *st, int which, cx_err *err) {
 
 static void batch_free(fts_batch *b) {
   if (b == NULL) return;
-  for (size_t i = 0; i < b->n; i++)
+  for (size_t i = 0; i < b->n; i++) {
     for (int c = 0; c < 4; c++) free(b->rows[i].col[c]);
+    free(b->rows[i].toks.p);
+  }
   free(b->rows);
   free(b);
 }
@@ -475,6 +479,7 @@ static int fts_open(fts_thread *ft) {
     return cx_err_set(&ft->err, CX_EIO, NULL, "%s: cannot create the full-text index: %s (is "
                       "the directory writable?)", ft->path,
                       ft->db ? sqlite3_errmsg(ft->db) : sqlite3_errstr(rc));
+  ft->replay = cx__fts_replay_install(ft->db); /* before the fts table is made */
   if (sqlite3_exec(ft->db, CX__BUILD_PRAGMAS "PRAGMA page_size=" CX__PAGE_SIZE ";"
                    "CREATE VIRTUAL TABLE fts USING fts5(" CX__FTS_ARGS ", content='');"
                    CX__FTS_HASHSIZE_SQL "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -493,7 +498,9 @@ static int fts_insert(fts_thread *ft, const fts_batch *b) {
     sqlite3_bind_int64(s, 1, r->rowid);
     for (int c = 0; c < 4; c++)
       sqlite3_bind_text(s, 2 + c, r->col[c], (int)r->len[c], SQLITE_STATIC);
+    cx__fts_replay_arm(ft->replay, (const char *const *)r->col, r->len, &r->toks);
     int rc = sqlite3_step(s);
+    cx__fts_replay_disarm(ft->replay);
     if (rc != SQLITE_DONE) {
       rc = conn_error(ft->db, ft->path, &ft->err, "inserting the full-text rows");
       sqlite3_reset(s);
@@ -512,8 +519,9 @@ static int fts_close(fts_thread *ft, int commit) {
   ft->ins = NULL;
   if (commit && sqlite3_exec(ft->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     rc = conn_error(ft->db, ft->path, &ft->err, "commit");
-  sqlite3_close(ft->db);
+  sqlite3_close(ft->db); /* frees the replay tokenizer too */
   ft->db = NULL;
+  ft->replay = NULL;
   return rc;
 }
 
@@ -672,9 +680,9 @@ static int fts_copy(cx__store *st, cx_err *err) {
   return 0;
 }
 
-/* Takes the four column texts (malloc'd), of lengths len. */
+/* Takes the four column texts (malloc'd), of lengths len, and their tokens. */
 static int batch_add(cx__store *st, int64_t rowid, char *col[4], const size_t len[4],
-                     cx_err *err) {
+                     const cx__fts_toks *toks, cx_err *err) {
   fts_batch *b = st->fill;
   if (b == NULL) b = st->fill = cx_xcalloc(1, sizeof *b);
   if (b->n == b->cap) {
@@ -688,6 +696,7 @@ static int batch_add(cx__store *st, int64_t rowid, char *col[4], const size_t le
     r->len[c] = len[c];
     b->bytes += len[c];
   }
+  r->toks = *toks;
   return b->bytes >= FTS_BATCH_BYTES ? fts_hand_over(st, 0, err) : 0;
 }
 
@@ -733,7 +742,9 @@ static int add_doc(cx__store *st, cx__item *it, int64_t row, cx_err *err) {
     for (int c = 0; c < 4; c++) free(col[c]);
     return rc;
   }
-  return batch_add(st, row, col, len, err);
+  cx__fts_toks toks;
+  cx__doc_terms_take_tokens(&it->terms, &toks);
+  return batch_add(st, row, col, len, &toks, err);
 }
 
 /* ---- a card's list rows, a multi-row INSERT per table ----
