@@ -245,8 +245,11 @@ void cx__postings_acc_free(cx__postings_acc *acc);
 /* Adds the card with this rowid; rowids must ascend. */
 void cx__postings_acc_add(cx__postings_acc *acc, int64_t rowid, const cx__doc_terms *dt);
 /* cx__engine_post_build, with cx_postings and cx_words from acc (which must
- * hold every card of the FTS index) instead of from the FTS index. */
+ * hold every card of the FTS index) instead of from the FTS index, and
+ * without the phrase postings, which read the FTS index: the builder runs
+ * this while its FTS thread finishes, then cx__engine_post_build_phrases. */
 int cx__engine_post_build_from(struct sqlite3 *db, cx__postings_acc *acc, cx_err *err);
+int cx__engine_post_build_phrases(struct sqlite3 *db, cx_err *err);
 /* For the builder, which fills cx_hits while it inserts the cards it parses
  * (cx__engine_post_build then adds the rows of the cards it copied): creates
  * the query engine's tables in main, empty, at the start of a build; and

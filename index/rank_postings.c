@@ -1250,10 +1250,15 @@ static int build_hits(builder *b, int only_missing) {
   return rc;
 }
 
+/* What build_tables builds: everything but the phrase postings, and those
+ * (which read the FTS index; the builder makes the rest before its FTS
+ * thread is done). */
+enum { PB_LISTS = 1, PB_PHRASES = 2, PB_ALL = 3 };
+
 /* keep_hits: cx_hits is kept (the builder inserted the rows of the cards it
  * parsed); only the other cards' rows are added. */
 static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx__postings_acc *acc,
-                        cx_err *err) {
+                        int parts, cx_err *err) {
   builder b = {db, schema, {0}, NULL, err};
   b.tmp.db = db;
   b.tmp.path = (char *)"index";
@@ -1272,7 +1277,9 @@ static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx__post
                    schema, "IF NOT EXISTS ");
   else
     cx__buf_printf(&sql, DROP_DDL CREATE_DDL, schema, "");
-  if (sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK) rc = b_err(&b, "creating tables");
+  /* The phrases alone: into the tables the first part made and filled. */
+  if ((parts & PB_LISTS) && sqlite3_exec(db, sql.p, NULL, NULL, NULL) != SQLITE_OK)
+    rc = b_err(&b, "creating tables");
   cx__buf_destroy(&sql);
   cx__buf_init(&sql);
   cx__buf_printf(&sql, "INSERT INTO %s.cx_postings(term, df, maxq, data) VALUES (?1, ?2, ?3, ?4)", schema);
@@ -1280,25 +1287,33 @@ static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx__post
     rc = b_err(&b, "preparing inserts");
   cx__buf_destroy(&sql);
   int words_sorted = 0;
-  if (rc == 0) rc = acc ? postings_from_acc(&b, acc, &words_sorted) : build_postings(&b);
-  if (rc == 0) rc = build_phrases(&b);
-  if (rc == 0) rc = acc ? words_from_acc(&b, acc, words_sorted) : build_words(&b);
-  if (rc == 0) rc = build_hits(&b, keep_hits);
+  if (parts & PB_LISTS) {
+    if (rc == 0) rc = acc ? postings_from_acc(&b, acc, &words_sorted) : build_postings(&b);
+    if (rc == 0 && (parts & PB_PHRASES)) rc = build_phrases(&b);
+    if (rc == 0) rc = acc ? words_from_acc(&b, acc, words_sorted) : build_words(&b);
+    if (rc == 0) rc = build_hits(&b, keep_hits);
+  } else if (rc == 0) {
+    rc = build_phrases(&b);
+  }
   sqlite3_finalize(b.ins);
   cx__engine_tokenizers_free(&b.tmp);
   return rc;
 }
 
 int cx__engine_build_tables(sqlite3 *db, const char *schema, cx_err *err) {
-  return build_tables(db, schema, 0, NULL, err);
+  return build_tables(db, schema, 0, NULL, PB_ALL, err);
 }
 
 int cx__engine_post_build(sqlite3 *db, cx_err *err) {
-  return build_tables(db, "main", 1, NULL, err);
+  return build_tables(db, "main", 1, NULL, PB_ALL, err);
 }
 
 int cx__engine_post_build_from(sqlite3 *db, cx__postings_acc *acc, cx_err *err) {
-  return build_tables(db, "main", 1, acc, err);
+  return build_tables(db, "main", 1, acc, PB_LISTS, err);
+}
+
+int cx__engine_post_build_phrases(sqlite3 *db, cx_err *err) {
+  return build_tables(db, "main", 1, NULL, PB_PHRASES, err);
 }
 
 /* ---- the postings cache ---- */
