@@ -412,7 +412,8 @@ struct cx__term_counter {
   int col;
   int prev_end; /* of the column's last token, for the token stream */
   cx__buf word;
-  int once; /* cx__term_counter_words_once */
+  int once;  /* cx__term_counter_words_once */
+  size_t wn; /* in once mode: this card's entries in wslot */
   /* With once: every word this counter has put
    * in a card's words, across cards (hash << 32 | offset + 1 into seen_text).
    * cx_words needs each word once, not once per card: after the first
@@ -423,8 +424,9 @@ struct cx__term_counter {
   cx__buf seen_text;
 };
 
-/* Whether the word w (n bytes, hash h) was seen before; adds it if not. */
-static int seen_word(cx__term_counter *tc, const char *w, size_t n, uint32_t h) {
+/* Whether the word w (n bytes, hash h) was seen before; adds it if not.
+ * *off: its entry in seen_text. */
+static int seen_word(cx__term_counter *tc, const char *w, size_t n, uint32_t h, uint32_t *off) {
   if ((tc->seen_n + 1) * 2 > tc->seen_cap) {
     size_t cap = tc->seen_cap ? tc->seen_cap * 2 : 4096;
     uint64_t *v = cx_xcalloc(cap, sizeof *v);
@@ -445,14 +447,35 @@ static int seen_word(cx__term_counter *tc, const char *w, size_t n, uint32_t h) 
     if (e == 0) break;
     if ((uint32_t)(e >> 32) != h) continue;
     const char *x = tc->seen_text.p + (uint32_t)e - 1; /* length byte, then the word */
-    if ((unsigned char)x[0] == n && memcmp(x + 1, w, n) == 0) return 1;
+    if ((unsigned char)x[0] == n && memcmp(x + 1, w, n) == 0) {
+      *off = (uint32_t)e - 1;
+      return 1;
+    }
   }
-  uint32_t off = (uint32_t)tc->seen_text.n;
+  *off = (uint32_t)tc->seen_text.n;
   cx__buf_putc(&tc->seen_text, (char)n); /* words are 2 to 32 bytes */
   cx__buf_add(&tc->seen_text, w, n);
-  tc->seen[j] = (uint64_t)h << 32 | (off + 1);
+  tc->seen[j] = (uint64_t)h << 32 | (*off + 1);
   tc->seen_n++;
   return 0;
+}
+
+/* Doubles the per-card word table of a counter in once mode, whose entries
+ * are seen_text offsets + 1 (hashes recomputed). */
+static void regrow_once(cx__term_counter *tc) {
+  size_t ncap = tc->wcap * 2;
+  uint32_t *v = cx_xcalloc(ncap, sizeof *v);
+  for (size_t i = 0; i < tc->wcap; i++) {
+    uint32_t e = tc->wslot[i];
+    if (e == 0) continue;
+    const char *x = tc->seen_text.p + e - 1;
+    size_t j = hash32(x + 1, (unsigned char)x[0]) & (ncap - 1);
+    while (v[j]) j = (j + 1) & (ncap - 1);
+    v[j] = e;
+  }
+  free(tc->wslot);
+  tc->wslot = v;
+  tc->wcap = ncap;
 }
 
 cx__term_counter *cx__term_counter_new(cx_err *err) {
@@ -646,10 +669,20 @@ static int count_cb(void *ctx, int flags, const char *tok, int n, int start, int
   /* Most words are their own stem: the term's hash is the word's. */
   if (w->n != (size_t)n || memcmp(w->p, tok, (size_t)n) != 0) h = hash32(w->p, w->n);
   if (tc->once) {
-    /* Seen before, in this card or an earlier one: not a word to add; else
-     * new to this card too (the per-card lookup below is implied). */
-    if (seen_word(tc, w->p, w->n, h)) return SQLITE_OK;
-    j = 0;
+    /* This card's table first (small, in cache; most of a card's tokens
+     * repeat its words), then every card's: a word seen before is not one
+     * to add. The card's table points at the words' entries in seen_text. */
+    for (j = h & (tc->wcap - 1);; j = (j + 1) & (tc->wcap - 1)) {
+      uint32_t e = tc->wslot[j];
+      if (e == 0) break;
+      const char *x = tc->seen_text.p + e - 1;
+      if ((unsigned char)x[0] == w->n && memcmp(x + 1, w->p, w->n) == 0) return SQLITE_OK;
+    }
+    uint32_t off;
+    int known = seen_word(tc, w->p, w->n, h, &off);
+    tc->wslot[j] = off + 1;
+    if (++tc->wn * 2 > tc->wcap) regrow_once(tc);
+    if (known) return SQLITE_OK;
     goto add;
   }
   for (j = h & (tc->wcap - 1);; j = (j + 1) & (tc->wcap - 1)) {
@@ -705,6 +738,7 @@ void cx__term_counter_count(cx__term_counter *tc, const char *const col[4], cons
   }
   memset(tc->tslot, 0, tc->tcap * sizeof *tc->tslot);
   memset(tc->wslot, 0, tc->wcap * sizeof *tc->wslot);
+  tc->wn = 0;
   tc->dt = NULL;
 }
 
