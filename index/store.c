@@ -88,13 +88,15 @@ static const char *const stmt_sql[S_COUNT] = {
  *
  * The writer hands the rows over in batches of about FTS_BATCH_BYTES of
  * text, in rowid order, and waits only while FTS_QUEUE_BYTES are still to
- * be inserted (as much text as one batch of the single-threaded writer held).
- * The batches can be small: that connection inserts nothing else and never
- * opens a savepoint, so FTS5 writes a segment only when its pending terms
- * reach CX__FTS_HASHSIZE, whatever the batch size; and the writer's wait at
- * commit is one small batch, not the last 8 MiB. */
-#define FTS_BATCH_BYTES (1u << 20)
-#define FTS_QUEUE_BYTES (8u << 20)
+ * be inserted. The batches can be small: that connection inserts nothing
+ * else and never opens a savepoint, so FTS5 writes a segment only when its
+ * pending terms reach CX__FTS_HASHSIZE, whatever the batch size. The queue
+ * absorbs the FTS thread's pauses (a segment written, a merge) but is what
+ * is left to insert when the writer is done, a tail with one core idle: at
+ * 10k cards (16 MiB of text) 8 MiB left up to ~0.3 s at the end, 2 MiB made
+ * the writer wait ~2 s for room at 100k (bench/README.md). */
+#define FTS_BATCH_BYTES (512u << 10)
+#define FTS_QUEUE_BYTES (4u << 20)
 
 /* A card's lists, each inserted by a multi-row INSERT of up to
  * ROWS_PER_STMT rows (insert_list). */
