@@ -210,8 +210,8 @@ static void split_path(const char *path, char **dir, const char **base) {
 }
 
 /* Removes "<base>.tmp-<pid>[.<seq>][-fts][-journal]" files (temp files, FTS scratch
- * databases, their journals) whose build process no longer exists: a build killed with -9 leaves its temp file behind, and only a later
- * build can notice. A live pid's file is left alone, even if that pid was
+ * databases, their journals) whose build process no longer exists: a build
+ * killed with -9 leaves its temp files behind, and only a later build can notice. A live pid's file is left alone, even if that pid was
  * reused by an unrelated process: cleaning it later is harmless. */
 static void remove_stale_temps(const char *out_path) {
   char *dir;
