@@ -247,8 +247,10 @@ void cx__postings_acc_add(cx__postings_acc *acc, int64_t rowid, const cx__doc_te
 /* cx__engine_post_build, with cx_postings and cx_words from acc (which must
  * hold every card of the FTS index) instead of from the FTS index, and
  * without the phrase postings, which read the FTS index: the builder runs
- * this while its FTS thread finishes, then cx__engine_post_build_phrases. */
-int cx__engine_post_build_from(struct sqlite3 *db, cx__postings_acc *acc, cx_err *err);
+ * this while its FTS thread finishes, then cx__engine_post_build_phrases.
+ * all_hits: every card has its cx_hits row (else the missing are made). */
+int cx__engine_post_build_from(struct sqlite3 *db, cx__postings_acc *acc, int all_hits,
+                               cx_err *err);
 int cx__engine_post_build_phrases(struct sqlite3 *db, cx_err *err);
 /* For the builder, which fills cx_hits while it inserts the cards it parses
  * (cx__engine_post_build then adds the rows of the cards it copied): creates

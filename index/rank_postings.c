@@ -973,6 +973,7 @@ static int cmp_word(const void *x, const void *y) {
 #define ENC_CHUNK 1024  /* terms */
 #define ENC_WINDOW 64   /* chunks encoded ahead of the inserts */
 #define ENC_HELPERS 3   /* at most, besides the writer */
+#define POSTINGS_PER_STMT 16
 
 typedef struct enc_chunk {
   cx__buf data; /* the chunk's encoded lists, back to back */
@@ -1099,6 +1100,13 @@ static int postings_from_acc(builder *b, cx__postings_acc *a, int *words_sorted)
 
   plist_builder pb = {0};
   int rc = 0;
+  sqlite3_stmt *ins_many = NULL; /* POSTINGS_PER_STMT rows; NULL: one by one */
+  cx__buf sql;
+  cx__buf_init(&sql);
+  cx__buf_printf(&sql, "INSERT INTO %s.cx_postings(term, df, maxq, data) VALUES ", b->schema);
+  for (int r = 0; r < POSTINGS_PER_STMT; r++) cx__buf_puts(&sql, r ? ",(?,?,?,?)" : "(?,?,?,?)");
+  if (sqlite3_prepare_v2(b->db, sql.p, -1, &ins_many, NULL) != SQLITE_OK) ins_many = NULL;
+  cx__buf_destroy(&sql);
   for (size_t k = 0; k < es.nchunks && rc == 0; k++) {
     pthread_mutex_lock(&es.mu);
     while (!es.chunks[k].ready) {
@@ -1109,20 +1117,25 @@ static int postings_from_acc(builder *b, cx__postings_acc *a, int *words_sorted)
     pthread_mutex_unlock(&es.mu);
     enc_chunk *ch = &es.chunks[k];
     size_t lo = k * ENC_CHUNK, hi = lo + ENC_CHUNK < a->nterms ? lo + ENC_CHUNK : a->nterms;
-    size_t from = 0;
-    for (size_t i = lo; i < hi && rc == 0; i++) {
-      const acc_term *x = es.order[i];
-      size_t to = ch->end[i - lo];
-      if (x->df == 0) continue;
-      sqlite3_reset(b->ins);
-      sqlite3_bind_text(b->ins, 1, x->term, (int)x->len, SQLITE_STATIC);
-      sqlite3_bind_int64(b->ins, 2, (sqlite3_int64)x->df);
-      sqlite3_bind_int(b->ins, 3, ch->maxq[i - lo]);
-      sqlite3_bind_blob(b->ins, 4, ch->data.p + from, (int)(to - from), SQLITE_STATIC);
-      if (sqlite3_step(b->ins) != SQLITE_DONE) rc = b_err(b, "inserting postings");
-      from = to;
+    /* POSTINGS_PER_STMT rows per statement while there are that many left
+     * (a statement per row cost about as much as the rows), then one by one. */
+    size_t from = 0, i = lo;
+    while (i < hi && rc == 0) {
+      int many = ins_many && hi - i >= POSTINGS_PER_STMT;
+      sqlite3_stmt *s = many ? ins_many : b->ins;
+      int rows = many ? POSTINGS_PER_STMT : 1;
+      for (int r = 0; r < rows; r++, i++) {
+        const acc_term *x = es.order[i];
+        size_t to = ch->end[i - lo];
+        sqlite3_bind_text(s, 4 * r + 1, x->term, (int)x->len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4 * r + 2, (sqlite3_int64)x->df);
+        sqlite3_bind_int(s, 4 * r + 3, ch->maxq[i - lo]);
+        sqlite3_bind_blob(s, 4 * r + 4, ch->data.p + from, (int)(to - from), SQLITE_STATIC);
+        from = to;
+      }
+      if (sqlite3_step(s) != SQLITE_DONE) rc = b_err(b, "inserting postings");
+      sqlite3_reset(s);
     }
-    sqlite3_reset(b->ins);
     chunk_free(ch);
     pthread_mutex_lock(&es.mu);
     es.inserted = k + 1;
@@ -1130,6 +1143,7 @@ static int postings_from_acc(builder *b, cx__postings_acc *a, int *words_sorted)
     pthread_cond_broadcast(&es.cv);
     pthread_mutex_unlock(&es.mu);
   }
+  sqlite3_finalize(ins_many);
   for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
   *words_sorted = started > 0 && es.sort_words == 0 && rc == 0;
   for (size_t k = 0; k < es.nchunks; k++) chunk_free(&es.chunks[k]);
@@ -1145,20 +1159,34 @@ static int postings_from_acc(builder *b, cx__postings_acc *a, int *words_sorted)
 /* build_words' rows. */
 static int words_from_acc(builder *b, cx__postings_acc *a, int sorted) {
   if (!sorted) sort_words(a);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(b->db, "INSERT OR IGNORE INTO main.cx_words(word, stem, df) "
-                         "VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
-    return b_err(b, "preparing words");
+  /* WORDS_PER_STMT rows per statement (38k rows at 10k cards): a statement
+   * per row cost as much as the rows. */
+  enum { WORDS_PER_STMT = 32 };
+  sqlite3_stmt *st[2] = {NULL, NULL}; /* WORDS_PER_STMT rows, 1 row */
   int rc = 0;
-  for (size_t i = 0; i < a->nwords && rc == 0; i++) {
-    const acc_term *t = &a->terms[a->words[i].stem];
-    sqlite3_bind_text(st, 1, a->words[i].word, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, t->term, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, t->df);
-    if (sqlite3_step(st) != SQLITE_DONE) rc = b_err(b, "inserting words");
-    sqlite3_reset(st);
+  for (int k = 0; k < 2 && rc == 0; k++) {
+    cx__buf sql;
+    cx__buf_init(&sql);
+    cx__buf_puts(&sql, "INSERT OR IGNORE INTO main.cx_words(word, stem, df) VALUES ");
+    for (int r = 0; r < (k ? 1 : WORDS_PER_STMT); r++) cx__buf_puts(&sql, r ? ",(?,?,?)" : "(?,?,?)");
+    if (sqlite3_prepare_v2(b->db, sql.p, -1, &st[k], NULL) != SQLITE_OK)
+      rc = b_err(b, "preparing words");
+    cx__buf_destroy(&sql);
   }
-  sqlite3_finalize(st);
+  for (size_t i = 0; i < a->nwords && rc == 0;) {
+    sqlite3_stmt *s = a->nwords - i >= WORDS_PER_STMT ? st[0] : st[1];
+    int rows = s == st[0] ? WORDS_PER_STMT : 1;
+    for (int r = 0; r < rows; r++, i++) {
+      const acc_term *t = &a->terms[a->words[i].stem];
+      sqlite3_bind_text(s, 3 * r + 1, a->words[i].word, (int)a->words[i].len, SQLITE_STATIC);
+      sqlite3_bind_text(s, 3 * r + 2, t->term, (int)t->len, SQLITE_STATIC);
+      sqlite3_bind_int64(s, 3 * r + 3, t->df);
+    }
+    if (sqlite3_step(s) != SQLITE_DONE) rc = b_err(b, "inserting words");
+    sqlite3_reset(s);
+  }
+  sqlite3_finalize(st[0]);
+  sqlite3_finalize(st[1]);
   return rc;
 }
 
@@ -1290,7 +1318,8 @@ static int build_hits(builder *b, int only_missing) {
 enum { PB_LISTS = 1, PB_PHRASES = 2, PB_ALL = 3 };
 
 /* keep_hits: cx_hits is kept (the builder inserted the rows of the cards it
- * parsed); only the other cards' rows are added. */
+ * parsed); only the other cards' rows are added; 2: there are none (the
+ * builder counted a row for every card). */
 static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx__postings_acc *acc,
                         int parts, cx_err *err) {
   builder b = {db, schema, {0}, NULL, err};
@@ -1325,7 +1354,8 @@ static int build_tables(sqlite3 *db, const char *schema, int keep_hits, cx__post
     if (rc == 0) rc = acc ? postings_from_acc(&b, acc, &words_sorted) : build_postings(&b);
     if (rc == 0 && (parts & PB_PHRASES)) rc = build_phrases(&b);
     if (rc == 0) rc = acc ? words_from_acc(&b, acc, words_sorted) : build_words(&b);
-    if (rc == 0) rc = build_hits(&b, keep_hits);
+    /* keep_hits > 1: the builder knows every card has its row. */
+    if (rc == 0 && keep_hits < 2) rc = build_hits(&b, keep_hits);
   } else if (rc == 0) {
     rc = build_phrases(&b);
   }
@@ -1342,8 +1372,8 @@ int cx__engine_post_build(sqlite3 *db, cx_err *err) {
   return build_tables(db, "main", 1, NULL, PB_ALL, err);
 }
 
-int cx__engine_post_build_from(sqlite3 *db, cx__postings_acc *acc, cx_err *err) {
-  return build_tables(db, "main", 1, acc, PB_LISTS, err);
+int cx__engine_post_build_from(sqlite3 *db, cx__postings_acc *acc, int all_hits, cx_err *err) {
+  return build_tables(db, "main", all_hits ? 2 : 1, acc, PB_LISTS, err);
 }
 
 int cx__engine_post_build_phrases(sqlite3 *db, cx_err *err) {

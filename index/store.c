@@ -138,6 +138,7 @@ typedef struct fts_thread {
 struct cx__store {
   sqlite3 *db;
   int wb_fd;                /* the temp file, for writeback(); -1 */
+  int64_t nhits;            /* cx_hits rows written (a copied card may lack one) */
   char *out_path, *tmp_path;
   int attached;
   int64_t ncards;
@@ -889,6 +890,7 @@ int cx__store_card(cx__store *st, cx__item *it, cx_err *err) {
   bind_text(s, 3, it->plain);
   bind_text(s, 4, it->others);
   if ((rc = run(st, S_HIT, err))) return rc;
+  st->nhits++;
 
   s = st->stmt[S_WARNING];
   int64_t ord = 0;
@@ -933,6 +935,7 @@ int cx__store_copy(cx__store *st, cx__item *it, cx_diags *diags, cx_err *err) {
     if ((rc = run(st, copies[i], err))) return rc;
     /* A card missing from a valid-looking old index: refuse to write an
      * index that differs from a full build. */
+    if (copies[i] == C_HIT && sqlite3_changes(st->db) == 1) st->nhits++;
     if (copies[i] == C_CARD && sqlite3_changes(st->db) != 1)
       return cx_err_set(err, CX_ECORRUPT, NULL, "%s: card %lld of the old index is missing;"
                         " rebuild with --full", st->out_path, (long long)it->old_rowid);
@@ -1069,7 +1072,7 @@ int cx__store_commit(cx__store *st, cx_err *err) {
   /* The query engine's precomputed tables, from the parser threads' term
    * counts, meanwhile too: all but the phrase postings, which read the FTS
    * index (after the copy, below). */
-  if (rc == 0) rc = cx__engine_post_build_from(st->db, st->acc, err);
+  if (rc == 0) rc = cx__engine_post_build_from(st->db, st->acc, st->nhits == st->ncards, err);
   cx__phase("post-build");
   if (rc == 0 && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     rc = db_error(st, err, "commit");
