@@ -148,6 +148,8 @@ void cx__text_idents(const char *text, cx__buf *out);
  * builds them in memory, and a large index is served by the slow plan. */
 struct sqlite3;
 int cx__engine_post_build(struct sqlite3 *db, cx_err *err);
+/* db's FTS5 API (its tokenizers, auxiliary functions), or NULL without FTS5. */
+struct fts5_api *cx__fts5_api(struct sqlite3 *db);
 
 /* What one card adds to cx_postings and cx_words, counted by a parser thread
  * with FTS5's own tokenizer (so the tokens are exactly the FTS index's):

@@ -71,7 +71,7 @@ void cx_index_set_time_limit(cx_index *ix, int64_t microseconds) {
                            ix);
 }
 
-static fts5_api *get_fts5(sqlite3 *db) {
+fts5_api *cx__fts5_api(sqlite3 *db) {
   fts5_api *api = NULL;
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
@@ -117,7 +117,7 @@ void cx__stem(cx_index *ix, const char *word, size_t n, cx__buf *out) {
 int cx__engine_tokenizers(cx_index *ix, cx_err *err) {
   static const char *porter_args[] = {"unicode61", "remove_diacritics", "2"};
   static const char *plain_args[] = {"remove_diacritics", "2"};
-  ix->fts5 = get_fts5(ix->db);
+  ix->fts5 = cx__fts5_api(ix->db);
   if (ix->fts5 == NULL)
     return cx_err_set(err, CX_ESQLITE, "", "%s: this SQLite has no FTS5; install a build with FTS5",
                       ix->path);

@@ -133,13 +133,7 @@ static void replay_destroy(void *ud) { free(ud); }
 cx__fts_replay *cx__fts_replay_install(sqlite3 *db) {
   const char *off = getenv("CARDEX_TEST_NO_FTS_REPLAY");
   if (off && *off && strcmp(off, "0") != 0) return NULL;
-  fts5_api *api = NULL;
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
+  fts5_api *api = cx__fts5_api(db);
   if (api == NULL) return NULL;
   cx__tok_spec spec;
   cx__fts_tokenizer_spec(&spec);

@@ -486,14 +486,9 @@ cx__term_counter *cx__term_counter_new(cx_err *err) {
   cx__term_counter *tc = cx_xcalloc(1, sizeof *tc);
   void *pud, *uud;
   fts5_api *api = NULL;
-  sqlite3_stmt *st = NULL;
   if (sqlite3_open_v2(":memory:", &tc->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
-          SQLITE_OK &&
-      sqlite3_prepare_v2(tc->db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
+      SQLITE_OK)
+    api = cx__fts5_api(tc->db);
   if (api == NULL || spec.argc < 2 ||
       api->xFindTokenizer(api, spec.argv[0], &pud, &tc->porter_api) != SQLITE_OK ||
       api->xFindTokenizer(api, spec.argv[1], &uud, &tc->plain_api) != SQLITE_OK ||

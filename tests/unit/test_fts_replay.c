@@ -1,5 +1,6 @@
 /* test_fts_replay.c — the writer's FTS5 token replay (fts_replay.c) builds the index FTS5 would. */
 #include "cx_internal.h"
+#include "cx_test_index.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,34 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-      failures++;                                                                \
-    }                                                                            \
-  } while (0)
-
-#define CHECK_INT(got, want)                                                              \
-  do {                                                                                    \
-    long long g_ = (long long)(got), w_ = (long long)(want);                              \
-    if (g_ != w_) {                                                                       \
-      fprintf(stderr, "%s:%d: %s is %lld, want %lld\n", __FILE__, __LINE__, #got, g_, w_); \
-      failures++;                                                                         \
-    }                                                                                     \
-  } while (0)
-
-static char tmpdir[256];
-
-static char *path_of(const char *rel) {
-  cx__buf b;
-  cx__buf_init(&b);
-  cx__buf_printf(&b, "%s/%s", tmpdir, rel);
-  return cx__buf_detach(&b);
-}
 
 static void write_file(const char *path, const char *text, size_t n) {
   FILE *f = fopen(path, "wb");
@@ -70,25 +43,6 @@ static size_t copy_seeds(const char *dst) {
   }
   if (d) closedir(d);
   return n;
-}
-
-static void remove_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0) return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-      char sub[1024];
-      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-      remove_tree(sub);
-    }
-    if (d) closedir(d);
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
 }
 
 /* ---- a corpus with what a tokenizer can trip on ---- */
@@ -274,17 +228,6 @@ static int collect(void *ctx, int flags, const char *tok, int n, int start, int 
   return SQLITE_OK;
 }
 
-static fts5_api *fts5_of(sqlite3 *db) {
-  fts5_api *api = NULL;
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-    sqlite3_step(st);
-  }
-  sqlite3_finalize(st);
-  return api;
-}
-
 /* ---- tests ---- */
 
 /* The replaying tokenizer, asked directly, emits exactly the real tokenizer's
@@ -302,7 +245,7 @@ static void test_token_streams(const char *index) {
   CHECK(sqlite3_open(":memory:", &mine) == SQLITE_OK);
   cx__fts_replay *r = cx__fts_replay_install(mine);
   CHECK(r != NULL);
-  fts5_api *papi = fts5_of(plain), *mapi = fts5_of(mine);
+  fts5_api *papi = cx__fts5_api(plain), *mapi = cx__fts5_api(mine);
   fts5_tokenizer real, over;
   void *rud, *oud;
   CHECK(papi && mapi);

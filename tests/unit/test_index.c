@@ -1,5 +1,6 @@
 /* test_index.c — the index builder: full and incremental builds, strictness, atomicity, check. */
 #include "cx_internal.h"
+#include "cx_test_index.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,35 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-      failures++;                                                                \
-    }                                                                            \
-  } while (0)
-
-#define CHECK_INT(got, want)                                                              \
-  do {                                                                                    \
-    long long g_ = (long long)(got), w_ = (long long)(want);                              \
-    if (g_ != w_) {                                                                       \
-      fprintf(stderr, "%s:%d: %s is %lld, want %lld\n", __FILE__, __LINE__, #got, g_, w_); \
-      failures++;                                                                         \
-    }                                                                                     \
-  } while (0)
-
-static char tmpdir[256];
-
 /* ---- files ---- */
-
-static char *path_of(const char *rel) {
-  cx__buf b;
-  cx__buf_init(&b);
-  cx__buf_printf(&b, "%s/%s", tmpdir, rel);
-  return cx__buf_detach(&b);
-}
 
 static void write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
@@ -86,25 +59,6 @@ static size_t copy_cards(const char *src, const char *dst) {
   }
   closedir(d);
   return n;
-}
-
-static void remove_tree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0) return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-      char sub[1024];
-      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-      remove_tree(sub);
-    }
-    if (d) closedir(d);
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
 }
 
 static int count_temps(const char *dir) {
