@@ -165,7 +165,7 @@ typedef struct cx__word_stem {
   uint32_t stem;           /* index in terms */
 } cx__word_stem;
 /* The tokens FTS5's tokenizer emitted for the four columns, in order, so that
- * the writer's FTS5 INSERT can replay them instead of tokenizing the texts a
+ * the FTS thread's INSERT can replay them instead of tokenizing the texts a
  * second time (fts_replay.c). Per token: varint n << 1 | colocated, varint
  * zigzag(start - previous token's end), varint end - start, n token bytes.
  * Column c's tokens are p[c ? end[c - 1] : 0, end[c]). p NULL: not recorded. */

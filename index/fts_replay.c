@@ -1,12 +1,12 @@
-/* fts_replay.c — the writer's FTS5 tokenizer: replays the tokens the parser threads recorded.
+/* fts_replay.c — the builder's FTS5 tokenizer: replays the tokens the parser threads recorded.
  *
  * The parser threads tokenize every FTS column text with the fts table's own
  * tokenizer to count its terms (cx__term_counter), and record the tokens as
  * they go (cx__fts_toks). Without this file FTS5 tokenizes the same texts a
- * second time in the INSERT, on the writer, which is the build's critical
- * path. Here a tokenizer registered on the writer's connection under the
- * table's tokenizer name ("porter") overrides the built-in one on that
- * connection only: FTS5 keeps each connection's tokenizers in a list, adds
+ * second time in the INSERT, on the builder's FTS thread (store.c), the
+ * busiest thread of a large build. Here a tokenizer registered on that
+ * thread's connection under the table's tokenizer name ("porter") overrides
+ * the built-in one on that connection only: FTS5 keeps each connection's tokenizers in a list, adds
  * new ones at the head and looks a name up from the head (fts5CreateTokenizer
  * and fts5LocateTokenizer in fts5_main.c), and a table makes its tokenizer
  * instance when the connection first opens it. The override wraps an instance
