@@ -62,6 +62,13 @@ case "${1:-}" in
     build build-asan -DCARDEX_SANITIZE=ON
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs" -LE no-asan)
+    # The index builder's threads (parsers, writer, FTS thread, postings
+    # encoders) under ThreadSanitizer: its own tests, full and incremental.
+    cmake -S "$root" -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARDEX_TSAN=ON >/dev/null
+    cmake --build build-tsan -j "$jobs" --target test_index test_fts_replay >build-tsan/build.log 2>&1 ||
+      { cat build-tsan/build.log >&2; exit 1; }
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+       ctest --output-on-failure -R '^unit/test_(index|fts_replay)$')
     ;;
   *)
     echo "usage: scripts/bootstrap.sh demo|test" >&2
