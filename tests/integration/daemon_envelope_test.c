@@ -1,5 +1,6 @@
 /* daemon_envelope_test.c — cardexd's request parser for common lines (cxd_json_fast_load) must give jansson's tree or defer to it. */
 #include "cardexd.h"
+#include "../cx_xorshift.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -33,13 +34,8 @@ static void same(const char *line, size_t len) {
   json_decref(ref);
 }
 
-static uint64_t rng = 88172645463325252ULL;
-static uint64_t next(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rng = CX_XORSHIFT_SEED;
+static uint64_t next(void) { return cx_xorshift(&rng); }
 
 static const char *const lines[] = {
     "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"search\",\"params\":{\"query\":\"we are a us company "

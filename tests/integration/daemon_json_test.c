@@ -1,5 +1,6 @@
 /* daemon_json_test.c — cardexd's reply encoder (cx__json_write, index/json_text.c) must write exactly what jansson writes. */
 #include "cardexd.h"
+#include "../cx_xorshift.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -24,13 +25,8 @@ static void same(json_t *j, const char *what) {
   json_decref(j);
 }
 
-static uint64_t rng = 88172645463325252ULL;
-static uint64_t next(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rng = CX_XORSHIFT_SEED;
+static uint64_t next(void) { return cx_xorshift(&rng); }
 
 /* A random valid UTF-8 string with every kind of byte that needs escaping. */
 static json_t *random_string(void) {

@@ -1,6 +1,7 @@
 /* test_fts_replay.c — the writer's FTS5 token replay (fts_replay.c) builds the index FTS5 would. */
 #include "cx_internal.h"
 #include "cx_test_index.h"
+#include "../cx_xorshift.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -66,13 +67,8 @@ static const char *const words[] = {
     "12345678901234567890", "ⅫⅣ", "①②", "Ⓐ", "ǈ", "ß", "ÅÄÖ", "Ⅱ", "ℌ", "ﬀ", "ﬃ"};
 #define NWORDS (sizeof words / sizeof *words)
 
-static uint64_t rng = 88172645463325252ull;
-static uint32_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng >> 16);
-}
+static uint64_t rng = CX_XORSHIFT_SEED;
+static uint32_t next_rand(void) { return (uint32_t)(cx_xorshift(&rng) >> 16); }
 
 static void add_words(cx__buf *b, int n) {
   for (int i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cx_test.h"
+#include "../cx_xorshift.h"
 
 static cx_index *ix;
 
@@ -578,12 +579,10 @@ static void test_search_text(void) {
 /* The writer's fast path for reals rounded to thousandths (scores) against
  * jansson, at every magnitude it takes and around its limits. */
 static void test_json_reals(void) {
-  uint64_t x = 88172645463325252ULL;
+  uint64_t x = CX_XORSHIFT_SEED;
   int bad = 0;
   for (int i = 0; i < 200000 && bad < 5; i++) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    cx_xorshift(&x);
     double mag = pow(10.0, (double)(x % 14) - 3.0);
     double v = (double)(int64_t)(x >> 11) / (double)(1ull << 53) * mag;
     if (i % 2) v = round(v * 1000.0) / 1000.0;
