@@ -499,22 +499,18 @@ int cx__pipeline_run(const cx__pipeline *p) {
 static int timings;
 static int64_t phase_wall0, phase_wall, phase_cpu;
 
-static int64_t thread_cpu_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+int cx__timings(void) { return timings; }
 
 void cx__phase(const char *name) {
   if (name == NULL) {
     const char *v = getenv("CARDEX_BUILD_TIMINGS");
     timings = v && *v && strcmp(v, "0") != 0;
     phase_wall0 = phase_wall = cx__now_us();
-    phase_cpu = thread_cpu_us();
+    phase_cpu = cx__thread_cpu_us();
     return;
   }
   if (!timings) return;
-  int64_t w = cx__now_us(), c = thread_cpu_us();
+  int64_t w = cx__now_us(), c = cx__thread_cpu_us();
   fprintf(stderr, "cardex-index: timing: %-12s %7.3f s wall, %7.3f s writer cpu (at %.3f s)\n",
           name, (double)(w - phase_wall) / 1e6, (double)(c - phase_cpu) / 1e6,
           (double)(w - phase_wall0) / 1e6);

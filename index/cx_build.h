@@ -198,6 +198,8 @@ void cx__store_abort(cx__store *st);
  * time and the writer thread's CPU time of each phase of a build (start with
  * name NULL). For measuring where a build's time goes (bench/README.md). */
 void cx__phase(const char *name);
+/* Whether this build prints its timings (CARDEX_BUILD_TIMINGS, read by cx__phase(NULL)). */
+int cx__timings(void);
 
 /* ISO 8601 UTC "2024-05-01T12:00:00Z" of now. */
 void cx__utc_now(char out[32]);

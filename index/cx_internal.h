@@ -34,6 +34,8 @@ int cx__strv_contains(const cx_strv *v, const char *s);
 
 /* Monotonic clock in microseconds. */
 int64_t cx__now_us(void);
+/* The calling thread's CPU time in microseconds. */
+int64_t cx__thread_cpu_us(void);
 
 /* The index schema. One SQLite file; written once by the builder, then
  * read-only. The FTS5 table `fts` has one row per card (rowid = cards.rowid)

@@ -472,12 +472,6 @@ static void batch_free(fts_batch *b) {
   free(b);
 }
 
-static int64_t thread_cpu_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Opens the FTS connection and creates the scratch database in it: the temp
  * file's pragmas and page size, the fts table with its hashsize, and one
  * transaction for every row. The one place that connection is made: what
@@ -539,7 +533,7 @@ static int fts_close(fts_thread *ft, int commit) {
 
 static void *fts_main(void *arg) {
   fts_thread *ft = arg;
-  int64_t cpu0 = thread_cpu_us();
+  int64_t cpu0 = cx__thread_cpu_us();
   int rc = fts_open(ft);
   pthread_mutex_lock(&ft->mu);
   if (rc) ft->failed = 1;
@@ -567,7 +561,7 @@ static void *fts_main(void *arg) {
   if (ft->db) rc = fts_close(ft, commit);
   pthread_mutex_lock(&ft->mu);
   if (rc) ft->failed = 1;
-  ft->cpu_us = thread_cpu_us() - cpu0;
+  ft->cpu_us = cx__thread_cpu_us() - cpu0;
   pthread_mutex_unlock(&ft->mu);
   return NULL;
 }
@@ -1047,11 +1041,6 @@ static void finalize_all(cx__store *st) {
     }
 }
 
-static int timings_wanted(void) {
-  const char *v = getenv("CARDEX_BUILD_TIMINGS");
-  return v && *v && strcmp(v, "0") != 0;
-}
-
 /* Frees the store; the files are the caller's business. */
 static void store_free(cx__store *st) {
   if (st->wb_fd >= 0) close(st->wb_fd);
@@ -1092,7 +1081,7 @@ int cx__store_commit(cx__store *st, cx_err *err) {
     return rc;
   }
   cx__phase("fts wait");
-  if (timings_wanted())
+  if (cx__timings())
     fprintf(stderr, "cardex-index: timing: fts thread %7.3f s cpu, %7.3f s idle, %.1f MiB left "
             "at the end; the writer waited %.3f s for room\n", (double)st->fts.cpu_us / 1e6,
             (double)st->fts.idle_us / 1e6, (double)st->fts.left / (1 << 20),

@@ -86,6 +86,12 @@ int64_t cx__now_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t cx__thread_cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* ---- buffers ---- */
 
 void cx__buf_init(cx__buf *b) { b->p = NULL; b->n = b->cap = 0; }
