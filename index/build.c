@@ -400,11 +400,6 @@ static void *worker(void *arg) {
   }
 }
 
-static int ncores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
-}
-
 static void progress(const cx__pipeline *p, size_t done, int64_t t0, int64_t *last, int final) {
   int64_t now = cx__now_us();
   if (final) {
@@ -424,7 +419,7 @@ static void progress(const cx__pipeline *p, size_t done, int64_t t0, int64_t *la
 
 int cx__pipeline_run(const cx__pipeline *p) {
   size_t n = p->files->n;
-  int threads = p->opts->threads > 0 ? p->opts->threads : ncores();
+  int threads = p->opts->threads > 0 ? p->opts->threads : cx__ncores();
   if (threads > 64) threads = 64;
   if ((size_t)threads > n) threads = n > 0 ? (int)n : 1;
 

@@ -34,6 +34,8 @@ int cx__strv_contains(const cx_strv *v, const char *s);
 
 /* Monotonic clock in microseconds. */
 int64_t cx__now_us(void);
+/* Online processors (at least 1). */
+int cx__ncores(void);
 /* The calling thread's CPU time in microseconds. */
 int64_t cx__thread_cpu_us(void);
 

@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CX__BLOCK 128
 #define DIR_ENTRY 9 /* u32 last rowid, u32 payload offset, u8 max q */
@@ -1065,11 +1064,6 @@ static void *encoder(void *arg) {
   return NULL;
 }
 
-static int ncpus(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
-}
-
 /* build_postings' rows, in its order (FTS5 keeps terms in byte order).
  * *words_sorted: whether a helper sorted a->words (sort_words). */
 static int postings_from_acc(builder *b, cx__postings_acc *a, int *words_sorted) {
@@ -1085,7 +1079,7 @@ static int postings_from_acc(builder *b, cx__postings_acc *a, int *words_sorted)
   es.sort_words = 1;
   pthread_mutex_init(&es.mu, NULL);
   pthread_cond_init(&es.cv, NULL);
-  int nhelp = ncpus() - 1;
+  int nhelp = cx__ncores() - 1;
   if (nhelp > ENC_HELPERS) nhelp = ENC_HELPERS;
   if ((size_t)nhelp > es.nchunks / 2) nhelp = (int)(es.nchunks / 2); /* small: not worth it */
   pthread_t tid[ENC_HELPERS];
