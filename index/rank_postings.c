@@ -423,22 +423,30 @@ struct cx__term_counter {
   cx__buf seen_text;
 };
 
+/* Doubles a slot table of (hash << 32 | index + 1). */
+static void regrow64(uint64_t **slots, size_t *cap) {
+  size_t ncap = *cap * 2;
+  uint64_t *v = cx_xcalloc(ncap, sizeof *v);
+  for (size_t i = 0; i < *cap; i++) {
+    uint64_t e = (*slots)[i];
+    if (e == 0) continue;
+    size_t j = (e >> 32) & (ncap - 1);
+    while (v[j]) j = (j + 1) & (ncap - 1);
+    v[j] = e;
+  }
+  free(*slots);
+  *slots = v;
+  *cap = ncap;
+}
+
 /* Whether the word w (n bytes, hash h) was seen before; adds it if not.
  * *off: its entry in seen_text. */
 static int seen_word(cx__term_counter *tc, const char *w, size_t n, uint32_t h, uint32_t *off) {
-  if ((tc->seen_n + 1) * 2 > tc->seen_cap) {
-    size_t cap = tc->seen_cap ? tc->seen_cap * 2 : 4096;
-    uint64_t *v = cx_xcalloc(cap, sizeof *v);
-    for (size_t i = 0; i < tc->seen_cap; i++) {
-      uint64_t e = tc->seen[i];
-      if (e == 0) continue;
-      size_t j = (e >> 32) & (cap - 1);
-      while (v[j]) j = (j + 1) & (cap - 1);
-      v[j] = e;
-    }
-    free(tc->seen);
-    tc->seen = v;
-    tc->seen_cap = cap;
+  if (tc->seen_cap == 0) {
+    tc->seen_cap = 4096;
+    tc->seen = cx_xcalloc(tc->seen_cap, sizeof *tc->seen);
+  } else if ((tc->seen_n + 1) * 2 > tc->seen_cap) {
+    regrow64(&tc->seen, &tc->seen_cap);
   }
   size_t j = h & (tc->seen_cap - 1);
   for (;; j = (j + 1) & (tc->seen_cap - 1)) {
@@ -828,21 +836,6 @@ static char *acc_str(cx__postings_acc *a, const char *s, size_t len) {
   return p;
 }
 
-/* Doubles a slot table of (hash << 32 | index + 1). */
-static void regrow64(uint64_t **slots, size_t *cap) {
-  size_t ncap = *cap * 2;
-  uint64_t *v = cx_xcalloc(ncap, sizeof *v);
-  for (size_t i = 0; i < *cap; i++) {
-    uint64_t e = (*slots)[i];
-    if (e == 0) continue;
-    size_t j = (e >> 32) & (ncap - 1);
-    while (v[j]) j = (j + 1) & (ncap - 1);
-    v[j] = e;
-  }
-  free(*slots);
-  *slots = v;
-  *cap = ncap;
-}
 
 static uint32_t acc_term_of(cx__postings_acc *a, const char *t, size_t n, uint32_t h) {
   uint64_t h8 = head8(t, n);
