@@ -129,10 +129,8 @@ static double baseline(const char *path, const texts *t, int mode) {
   sqlite3_stmt *ins = NULL;
   int ok =
       exec_ok(db, "PRAGMA page_size=" CX__PAGE_SIZE ";" CX__BUILD_PRAGMAS) == 0 &&
-      exec_ok(db, "CREATE VIRTUAL TABLE fts USING fts5(question, tags, answer, sources,"
-                  " tokenize='porter unicode61 remove_diacritics 2', prefix='2 3');") == 0 &&
-      (mode != 2 || exec_ok(db, "INSERT INTO fts(fts, rank) VALUES('hashsize', "
-                                CX__FTS_HASHSIZE ")") == 0) &&
+      exec_ok(db, CX__FTS_SQL) == 0 && /* the builder's own table definition */
+      (mode != 2 || exec_ok(db, CX__FTS_HASHSIZE_SQL) == 0) &&
       exec_ok(db, "BEGIN") == 0 &&
       sqlite3_prepare_v2(db, "INSERT INTO fts(rowid, question, tags, answer, sources)"
                              " VALUES(?,?,?,?,?)", -1, &ins, NULL) == SQLITE_OK;
