@@ -110,15 +110,7 @@ def run():
     # keeps the daemon over the bound, nothing can finish it, and its connection is closed.
     rest = part[sent:]
 
-    def send_rest():
-        try:
-            slow.setblocking(True)
-            slow.settimeout(30)
-            slow.sendall(rest)
-        except OSError:
-            pass
-    sender = threading.Thread(target=send_rest, daemon=True)
-    sender.start()
+    sender = L.send_in_background(slow, rest, timeout=30)
     check(wait_log(d, "unfinished request"), "the unfinished line was kept:\n" + d.log_text())
     sender.join(30)
     try:

@@ -3,23 +3,10 @@
 import os
 import random
 import socket
-import threading
 import time
 import daemon_lib as L
 from daemon_lib import check, expect_error
 
-
-def send_in_background(sock, data):
-    """Sends data until done or the peer stops taking it; never raises."""
-    def go():
-        try:
-            sock.settimeout(5)
-            sock.sendall(data)
-        except OSError:
-            pass
-    t = threading.Thread(target=go, daemon=True)
-    t.start()
-    return t
 
 
 def run():
@@ -29,7 +16,7 @@ def run():
     # a 10 MB line: -32600 then the connection is closed; memory stays bounded
     for tail in (b"\n", b""):
         c = L.Client(d.sock)
-        t = send_in_background(c.s, b'{"jsonrpc":"2.0","id":1,"method":"search","params":{"query":"'
+        t = L.send_in_background(c.s, b'{"jsonrpc":"2.0","id":1,"method":"search","params":{"query":"'
                                + b"a" * (10 * 1024 * 1024) + b'"}}' + tail)
         e = expect_error(c.recv(), -32600)
         check(e["data"]["reason"] == "line too long" and e["data"]["limit"] == 1048576,
@@ -92,7 +79,7 @@ def run():
     lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     reqs = b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"get","params":{"id":"Q077"}}\n' % i
                     for i in range(20000))
-    t = send_in_background(lazy, reqs)
+    t = L.send_in_background(lazy, reqs)
     time.sleep(1.0)
     other = L.Client(d.sock)
     t0 = time.time()
@@ -113,7 +100,7 @@ def run():
     slow = L.Client(d3.sock, timeout=30)
     slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     n = 3000
-    t = send_in_background(slow.s, b"".join(
+    t = L.send_in_background(slow.s, b"".join(
         b'{"jsonrpc":"2.0","id":%d,"method":"%s"}\n' % (i, b"stats" if i % 2 else b"ping")
         for i in range(n)))
     time.sleep(1.5)

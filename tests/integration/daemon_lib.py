@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ARGS = None
@@ -254,6 +255,20 @@ def still_answers(sock, timeout=10):
         if time.time() > deadline:
             fail("the daemon no longer answers ping: %r" % r)
         time.sleep(0.05)
+
+
+def send_in_background(sock, data, timeout=5):
+    """Sends data on a thread until done or the peer stops taking it (timeout
+    seconds per send); never raises. Returns the started thread."""
+    def go():
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(data)
+        except OSError:
+            pass
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    return t
 
 
 def rss_kb(pid):
